@@ -1,0 +1,40 @@
+"""The `ytarchive` command line: a thin layer that parses, validates, calls, renders."""
+
+from __future__ import annotations
+
+import sys
+
+from ytarchive.cli.app import app
+
+__all__ = ["app", "main"]
+
+# Command modules register themselves on `app` when imported. They must stay cheap to import:
+# anything heavy (prefect, yt_dlp, googleapiclient, duckdb) is imported inside command bodies.
+from ytarchive.cli import commands as _commands  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; our errors become one line on stderr and an exit code, never a traceback."""
+    from ytarchive.errors import YTArchiveError
+
+    from typer.exceptions import Abort, TyperException
+
+    try:
+        rv = app(args=argv, prog_name="ytarchive", standalone_mode=False)
+    except YTArchiveError as exc:
+        _fail(str(exc), exc.exit_code)
+    except (KeyboardInterrupt, Abort):
+        _fail("interrupted", 130)
+    except TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(exc, "exit_code", 2))
+    return rv if isinstance(rv, int) else 0
+
+
+def _fail(message: str, code: int) -> None:
+    first_line = message.strip().splitlines()[0] if message.strip() else "error"
+    sys.stderr.write(f"Error: {first_line}\n")
+    raise SystemExit(code)

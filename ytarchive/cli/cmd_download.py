@@ -1,0 +1,1 @@
+"""Commands: download (arrive with the issue that implements them)."""

@@ -1,0 +1,1 @@
+"""Commands: metadata (arrive with the issue that implements them)."""

@@ -1,0 +1,1 @@
+"""Commands: recovery (arrive with the issue that implements them)."""

@@ -1,0 +1,1 @@
+"""Commands: server (arrive with the issue that implements them)."""

@@ -1,0 +1,1 @@
+"""Commands: storage (arrive with the issue that implements them)."""

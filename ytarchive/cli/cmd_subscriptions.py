@@ -1,0 +1,1 @@
+"""Commands: subscriptions (arrive with the issue that implements them)."""

@@ -1,0 +1,62 @@
+"""Settings: built once at the edge (CLI or flow entry) from the environment and ytarchive.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "QUALITIES"]
+
+QUALITIES = ("best", "worst", "2160p", "1440p", "1080p", "720p", "480p", "360p", "bestaudio")
+
+
+class Settings(BaseSettings):
+    """Everything YTArchive reads from its environment. The API key is a secret."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="YTARCHIVE_",
+        toml_file="ytarchive.toml",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    youtube_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("YOUTUBE_API_KEY", "youtube_api_key"),
+    )
+    output_dir: Path = Path("downloads")
+    log_level: str = "INFO"
+    max_concurrent: int = Field(default=3, ge=1, le=64)
+    youtube_api_url: str = "https://www.googleapis.com"
+    video_url_template: str = "https://www.youtube.com/watch?v={video_id}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def has_api_key(self) -> bool:
+        return self.youtube_api_key is not None and bool(self.youtube_api_key.get_secret_value())
+
+    def video_url(self, video_id: str) -> str:
+        """The URL yt-dlp is given for a YouTube id."""
+        return self.video_url_template.format(video_id=video_id)
+
+    # Archive layout lives in layout.py; these are the roots it builds on.
+    @property
+    def catalog_dir(self) -> Path:
+        return self.output_dir / "catalog"

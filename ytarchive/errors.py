@@ -1,0 +1,49 @@
+"""The error tree: every failure YTArchive reports is one of these."""
+
+from __future__ import annotations
+
+__all__ = [
+    "YTArchiveError",
+    "InputError",
+    "Unavailable",
+    "Transient",
+    "QuotaExceeded",
+    "AuthError",
+    "DownloadFailed",
+]
+
+
+class YTArchiveError(Exception):
+    """Base of every error YTArchive raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(YTArchiveError):
+    """A bad URL, id, option or batch line, found before any work starts."""
+
+    exit_code = 2
+
+
+class Unavailable(YTArchiveError):
+    """The video is private, deleted, removed or blocked: permanent, never retried."""
+
+
+class Transient(YTArchiveError):
+    """A network error, HTTP 5xx or 429 that may pass: retried with backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(YTArchiveError):
+    """The YouTube Data API quota for today is spent: stop calling it."""
+
+
+class AuthError(YTArchiveError):
+    """The YouTube API key was rejected."""
+
+
+class DownloadFailed(YTArchiveError):
+    """A download failed for a reason that is neither transient nor unavailability."""
