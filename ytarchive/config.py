@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     max_concurrent: int = Field(default=3, ge=1, le=64)
     youtube_api_url: str = "https://www.googleapis.com"
     video_url_template: str = "https://www.youtube.com/watch?v={video_id}"
+    # Data API calls that fail transiently (5xx, 429, backendError, connection errors) are retried
+    # this many times, sleeping backoff * 2**attempt (jittered; Retry-After honoured) in between.
+    youtube_api_retries: int = Field(default=4, ge=0, le=10)
+    youtube_api_backoff: float = Field(default=1.0, ge=0, le=60)
+    # Download retries (archive pipeline): attempts after the first, and the first backoff delay
+    # (doubled each retry, with jitter). Tests set YTARCHIVE_RETRY_DELAY_SECONDS low.
+    max_retries: int = Field(default=3, ge=0, le=10)
+    retry_delay_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
 
     @classmethod
     def settings_customise_sources(

@@ -74,6 +74,7 @@ class PlaylistItem(BaseModel):
     title: str | None = None
     availability: Availability = "available"
     url: str | None = None  # for non-YouTube playlists: the entry's own URL
+    duration_seconds: int | None = None  # when the listing says (yt-dlp flat entries often do)
 
 
 class DownloadResult(BaseModel):
