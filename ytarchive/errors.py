@@ -10,6 +10,8 @@ __all__ = [
     "QuotaExceeded",
     "AuthError",
     "DownloadFailed",
+    "ServerUnavailable",
+    "CatalogError",
 ]
 
 
@@ -47,3 +49,11 @@ class AuthError(YTArchiveError):
 
 class DownloadFailed(YTArchiveError):
     """A download failed for a reason that is neither transient nor unavailability."""
+
+
+class ServerUnavailable(YTArchiveError):
+    """The Prefect API cannot be reached, or the local Prefect server would not start."""
+
+
+class CatalogError(YTArchiveError):
+    """The catalog's Parquet files could not be read or written."""

@@ -1,0 +1,118 @@
+"""Runtime glue for CLI flow runs: point Prefect at the long-lived server, complete the history."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any
+from uuid import UUID
+
+__all__ = ["configure_prefect", "drain_history", "drain_workers", "FINAL_STATE_TYPES"]
+
+FINAL_STATE_TYPES = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
+_PAGE = 200  # the server's default (and maximum) page size for /task_runs/filter
+_POLL = 0.25
+
+
+def configure_prefect(api_url: str | None = None) -> str:
+    """Use api_url, else PREFECT_API_URL, else our local server (started if needed): the url.
+
+    Call it before importing prefect in a command. If prefect is already imported, its global
+    settings are refreshed so the new environment takes effect.
+    """
+    from ytarchive.prefect_server import ensure_server, server_env
+
+    os.environ.update(server_env())
+    url = api_url.rstrip("/") if api_url else ensure_server()
+    os.environ["PREFECT_API_URL"] = url
+    if "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+    return url
+
+
+def drain_workers(timeout: float = 10.0) -> None:
+    """Send everything Prefect queued in the background (events, then logs) and wait for it."""
+
+    def drain() -> None:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for worker in (EventsWorker, APILogWorker):
+            worker.drain_all(timeout=timeout, at_exit=False)
+
+    _outside_event_loop(drain)
+
+
+def _outside_event_loop(fn: Any) -> None:
+    """Run fn here, or in a helper thread if this thread runs an event loop (drain_all would
+    then hand back an awaitable instead of waiting)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        fn()
+        return
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="ytarchive-drain", daemon=True)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _task_run_states(client: Any, flow_run_id: UUID) -> list[str]:
+    """The state type of every task run the API holds for the flow run (paged)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+    states: list[str] = []
+    while True:
+        page = client.read_task_runs(flow_run_filter=flow_runs, limit=_PAGE, offset=len(states))
+        states.extend(tr.state_type.value if tr.state_type else "" for tr in page)
+        if len(page) < _PAGE:
+            return states
+
+
+def drain_history(
+    flow_run_id: UUID | str,
+    expected_task_runs: int | None = None,
+    timeout: float = 30.0,
+) -> int:
+    """Flush Prefect's background workers, then wait until the API holds the run's task runs.
+
+    Done when at least expected_task_runs task runs are recorded and all are in a final state
+    (with expected_task_runs None: when the recorded set is final and stops changing), or at
+    timeout. Returns how many task runs the API holds.
+    """
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    drain_workers(timeout=max(1.0, timeout / 2))
+    run_id = UUID(str(flow_run_id))
+    previous = -1
+    count = 0
+    with get_client(sync_client=True) as client:
+        while True:
+            states = _task_run_states(client, run_id)
+            count = len(states)
+            all_final = all(s in FINAL_STATE_TYPES for s in states)
+            if all_final and (
+                count >= expected_task_runs if expected_task_runs is not None else count == previous
+            ):
+                return count
+            if time.monotonic() > deadline:
+                return count
+            previous = count
+            time.sleep(_POLL if expected_task_runs is not None else 2 * _POLL)

@@ -1,0 +1,211 @@
+"""`ytarchive server ...` and `ytarchive health`, run as a user runs them (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "AIzaSy-not-a-real-key-0123456789"
+
+
+def ytarchive(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ytarchive", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+
+
+def _env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
+    env = {**os.environ, "YTARCHIVE_OUTPUT_DIR": str(tmp_path / "archive")}
+    for name, value in extra.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def _fresh(tmp_path: Path, **extra: str | None) -> dict[str, str]:
+    """A PREFECT_HOME that never ran a server, and no PREFECT_API_URL."""
+    return _env(
+        tmp_path, **{"PREFECT_HOME": str(tmp_path / "home"), "PREFECT_API_URL": None, **extra}
+    )
+
+
+def _dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/api"
+
+
+def _checks(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, str]]:
+    data = json.loads(result.stdout)
+    return {c["check"]: c for c in data["checks"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Without a server
+# ---------------------------------------------------------------------------------------------
+
+
+def test_status_when_no_server_ever_ran(tmp_path: Path) -> None:
+    result = ytarchive("server", "status", "--format", "json", env=_fresh(tmp_path))
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["running"], data["healthy"], data["managed"], data["pid"]) == (
+        False,
+        False,
+        True,
+        None,
+    )
+    assert data["log_path"] == str(tmp_path / "home" / "ytarchive-server" / "server.log")
+
+
+def test_stop_when_nothing_runs_says_so(tmp_path: Path) -> None:
+    result = ytarchive("server", "stop", env=_fresh(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "was not running" in result.stdout
+
+
+def test_health_without_a_server_warns_but_passes(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    result = ytarchive("health", "--format", "json", env=_fresh(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = _checks(result)
+    assert checks["prefect"]["status"] == "warn"
+    assert "not running" in checks["prefect"]["detail"]
+    assert not (tmp_path / "home" / "ytarchive-server" / "server.json").exists()  # none started
+    assert checks["ffmpeg"]["status"] == "ok"
+    assert "ffmpeg" in checks["ffmpeg"]["detail"]
+    assert checks["yt-dlp"]["status"] == "ok"
+    assert checks["yt-dlp"]["detail"].startswith("yt-dlp 20")
+    assert checks["output dir"]["status"] == "ok"
+    assert checks["disk"]["status"] in {"ok", "warn"}
+    assert "GB free" in checks["disk"]["detail"]
+    assert checks["output dir"]["detail"].endswith("writable")
+    assert not list((tmp_path / "archive").glob(".ytarchive-health-*"))  # its probe is gone
+
+
+def test_health_fails_when_prefect_api_url_does_not_answer(tmp_path: Path) -> None:
+    url = _dead_url()
+    result = ytarchive("health", "--format", "json", env=_fresh(tmp_path, PREFECT_API_URL=url))
+    assert result.returncode == 1
+    prefect = _checks(result)["prefect"]
+    assert prefect["status"] == "fail"
+    assert url in prefect["detail"]
+
+
+def test_health_fails_when_the_output_dir_is_not_a_directory(tmp_path: Path) -> None:
+    env = _fresh(tmp_path)
+    blocker = tmp_path / "archive"
+    blocker.write_text("a file where the archive should be")
+    result = ytarchive("health", "--format", "json", env=env)
+    assert result.returncode == 1
+    check = _checks(result)["output dir"]
+    assert check["status"] == "fail"
+    assert "not a directory" in check["detail"]
+
+
+def test_health_never_prints_the_api_key(tmp_path: Path) -> None:
+    env = _fresh(tmp_path, YOUTUBE_API_KEY=SECRET, YTARCHIVE_YOUTUBE_API_URL=_dead_url())
+    result = ytarchive("health", "--check-key", "--format", "json", env=env)
+    assert SECRET not in result.stdout + result.stderr
+    assert _checks(result)["api key"]["status"] == "fail"  # the key was tried, and not shown
+    table = ytarchive("health", "--check-key", env=env)
+    assert "api key" in table.stdout
+    assert SECRET not in table.stdout + table.stderr
+
+
+def test_health_table_lists_every_check(tmp_path: Path) -> None:
+    result = ytarchive("health", env=_fresh(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("prefect", "ffmpeg", "yt-dlp", "output dir", "catalog", "disk"):
+        assert name in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Against the session's server
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_status_reports_the_sessions_server(prefect_server: str, tmp_path: Path) -> None:
+    result = ytarchive("server", "status", "--format", "json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["running"], data["healthy"], data["managed"]) == (True, True, True)
+    assert data["api_url"] == prefect_server
+    assert isinstance(data["pid"], int)
+    assert data["ui_url"] == prefect_server.removesuffix("/api")
+
+    table = ytarchive("server", "status", env=_env(tmp_path))
+    assert table.returncode == 0
+    assert prefect_server in table.stdout
+
+
+@pytest.mark.slow
+def test_start_reuses_the_running_server(prefect_server: str, tmp_path: Path) -> None:
+    before = json.loads(
+        ytarchive("server", "status", "--format", "json", env=_env(tmp_path)).stdout
+    )
+    result = ytarchive("server", "start", "--format", "json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["note"] == "already running"
+    assert (data["pid"], data["api_url"]) == (before["pid"], prefect_server)
+
+
+@pytest.mark.slow
+def test_health_with_the_sessions_server(prefect_server: str, tmp_path: Path) -> None:
+    result = ytarchive("health", "--format", "json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is True
+    checks = {c["check"]: c for c in data["checks"]}
+    assert checks["prefect"]["status"] == "ok"
+    assert prefect_server in checks["prefect"]["detail"]
+    assert checks["ffmpeg"]["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_unmanaged_api_url_is_reported_as_such(prefect_server: str, tmp_path: Path) -> None:
+    # Another PREFECT_HOME pointed at the session's server: it is someone else's server there.
+    env = _env(tmp_path, PREFECT_HOME=str(tmp_path / "other-home"))
+    data = json.loads(ytarchive("server", "status", "--format", "json", env=env).stdout)
+    assert (data["managed"], data["healthy"], data["api_url"], data["pid"]) == (
+        False,
+        True,
+        prefect_server,
+        None,
+    )
+
+
+@pytest.mark.slow
+def test_check_key_spends_one_call_on_a_good_key(ytarchive_env, tmp_path: Path) -> None:
+    env = _fresh(tmp_path, YTARCHIVE_OUTPUT_DIR=str(ytarchive_env.output_dir))
+    result = ytarchive("health", "--check-key", "--format", "json", env=env)
+    key = _checks(result)["api key"]
+    assert key["status"] == "ok", key
+    assert ytarchive_env.testbed.api.units_used == 1
+    assert ytarchive_env.api_key not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_check_key_fails_on_a_rejected_key(ytarchive_env, tmp_path: Path) -> None:
+    env = _fresh(tmp_path, YOUTUBE_API_KEY=SECRET)
+    result = ytarchive("health", "--check-key", "--format", "json", env=env)
+    assert result.returncode == 1
+    key = _checks(result)["api key"]
+    assert (key["status"], key["detail"].split(":")[0]) == ("fail", "AuthError")
+    assert SECRET not in result.stdout + result.stderr

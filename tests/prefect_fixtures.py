@@ -1,0 +1,96 @@
+"""Pytest plugin: the test session's own PREFECT_HOME and ONE Prefect server for the whole session.
+
+Prefect reads its settings when `prefect.context` is imported, so the session's PREFECT_HOME is
+set in pytest_configure (before any test module imports prefect); the server's url is set by the
+`prefect_server` fixture, which refreshes Prefect's global settings if prefect is already imported.
+CLI subprocesses inherit all of it through os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_SAVED: dict[str, str | None] = {}
+_HOME_KEY = "_ytarchive_prefect_home"
+
+
+def _set_env(name: str, value: str | None) -> None:
+    _SAVED.setdefault(name, os.environ.get(name))
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _refresh_prefect_settings() -> None:
+    if "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
+@pytest.hookimpl(trylast=True)  # after the tmpdir plugin has set up tmp_path_factory
+def pytest_configure(config: pytest.Config) -> None:
+    from ytarchive.prefect_server import server_env
+
+    factory = getattr(config, "_tmp_path_factory", None)
+    home = (
+        factory.mktemp("prefect-home")
+        if factory is not None
+        else Path(tempfile.mkdtemp(prefix="ytarchive-prefect-home-"))
+    )
+    setattr(config, _HOME_KEY, home)
+    _set_env("PREFECT_HOME", str(home))
+    _set_env("PREFECT_API_URL", None)  # never the developer's own server
+    _set_env("YTARCHIVE_PREFECT_PORT", "0")  # a server a CLI test starts never takes 4200
+    for name, value in server_env().items():
+        _set_env(name, value)
+    _refresh_prefect_settings()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = getattr(config, _HOME_KEY, None)
+    if home is not None:  # a CLI subprocess may have started one in the session's home
+        from ytarchive.prefect_server import stop_server
+
+        os.environ["PREFECT_HOME"] = str(home)
+        stop_server()
+    for name, value in _SAVED.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _SAVED.clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(pytestconfig: pytest.Config) -> Iterator[str]:
+    """The session's Prefect server (started once through start_server); yields its API url."""
+    from ytarchive.prefect_server import start_server, stop_server
+
+    home = str(getattr(pytestconfig, _HOME_KEY))
+    os.environ["PREFECT_HOME"] = home
+    status = start_server(port=0, timeout=240)
+    assert status.healthy and status.api_url, status
+    os.environ["PREFECT_API_URL"] = status.api_url
+    _refresh_prefect_settings()
+    try:
+        yield status.api_url
+    finally:
+        if "prefect" in sys.modules:
+            from flows.runtime import drain_workers
+
+            try:
+                drain_workers(timeout=10)
+            except Exception as exc:  # noqa: BLE001 - teardown must still stop the server
+                sys.stderr.write(f"prefect_server teardown: drain failed: {exc}\n")
+        os.environ["PREFECT_HOME"] = home
+        stop_server()
+        os.environ.pop("PREFECT_API_URL", None)
+        _refresh_prefect_settings()

@@ -1,0 +1,423 @@
+"""The long-lived local Prefect server, one per PREFECT_HOME: start, reuse, stop (no prefect)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ytarchive.errors import ServerUnavailable
+
+__all__ = [
+    "HOST",
+    "DEFAULT_PORT",
+    "ServerStatus",
+    "prefect_home",
+    "state_dir",
+    "server_env",
+    "server_status",
+    "start_server",
+    "stop_server",
+    "ensure_server",
+    "is_healthy",
+]
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 4200  # Prefect's usual port, so the UI is where people expect it; else any free port
+STATE_DIR_NAME = "ytarchive-server"
+_POLL = 0.25
+
+# Settings our server and every client of it run with. Leases on the filesystem so a killed holder
+# of a global concurrency slot does not leak it; never a temporary per-process server; nothing
+# phoned home (the machine may be offline).
+_SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": (
+        "prefect.server.concurrency.lease_storage.filesystem"
+    ),
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+}
+
+
+@dataclass
+class ServerStatus:
+    """What `server status` and `health` report about the Prefect API this PREFECT_HOME uses."""
+
+    running: bool
+    healthy: bool
+    api_url: str | None
+    pid: int | None
+    log_path: Path
+    managed: bool  # False when PREFECT_API_URL points at a server we did not start
+    prefect_home: Path | None = None
+    started_at: str | None = None
+
+    @property
+    def ui_url(self) -> str | None:
+        if self.api_url and self.api_url.endswith("/api"):
+            return self.api_url.removesuffix("/api")
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["log_path"] = str(self.log_path)
+        data["prefect_home"] = str(self.prefect_home) if self.prefect_home else None
+        data["ui_url"] = self.ui_url
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Where things live
+# ---------------------------------------------------------------------------------------------
+
+
+def prefect_home() -> Path:
+    """$PREFECT_HOME, else ~/.prefect (Prefect's own default)."""
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+
+
+def state_dir() -> Path:
+    """PREFECT_HOME/ytarchive-server: the server's log, state file (pid, port) and start lock."""
+    return prefect_home() / STATE_DIR_NAME
+
+
+def _log_path() -> Path:
+    return state_dir() / "server.log"
+
+
+def _state_path() -> Path:
+    return state_dir() / "server.json"
+
+
+def server_env() -> dict[str, str]:
+    """The settings our server and its clients share (overlay them on os.environ)."""
+    env = dict(_SERVER_ENV)
+    if any(os.environ.get(k) for k in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
+        current = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+        loopback = ",".join(h for h in ("127.0.0.1", "localhost") if h not in current)
+        if loopback:
+            merged = f"{current},{loopback}" if current else loopback
+            env["NO_PROXY"] = env["no_proxy"] = merged
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Status
+# ---------------------------------------------------------------------------------------------
+
+
+def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """True when GET {api_url}/health answers 200 (proxies bypassed: it is a loopback call)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(api_url.rstrip("/") + "/health", timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _read_state() -> dict[str, Any] | None:
+    try:
+        data = json.loads(_state_path().read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_state(data: dict[str, Any]) -> None:
+    path = _state_path()
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
+
+
+def _clear_state() -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _state_path().unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while pid is a live process (reaping it first if it is our own exited child)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _is_prefect_server(pid: int) -> bool:
+    """The pid is alive and (where /proc tells) is a `prefect server start`, not a reused pid."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (not Linux): trust the pid
+    return b"prefect" in b" ".join(cmdline) and b"server" in cmdline and b"start" in cmdline
+
+
+def _managed_status() -> ServerStatus:
+    state = _read_state() or {}
+    pid = state.get("pid")
+    url = state.get("api_url")
+    running = isinstance(pid, int) and _is_prefect_server(pid)
+    return ServerStatus(
+        running=running,
+        healthy=bool(running and url and is_healthy(url)),
+        api_url=url if running else None,
+        pid=pid if running else None,
+        log_path=_log_path(),
+        managed=True,
+        prefect_home=prefect_home(),
+        started_at=state.get("started_at") if running else None,
+    )
+
+
+def _same_url(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a.rstrip("/") == b.rstrip("/"))
+
+
+def server_status() -> ServerStatus:
+    """Our managed server's status; or, when PREFECT_API_URL points elsewhere, that API's health."""
+    ours = _managed_status()
+    env_url = os.environ.get("PREFECT_API_URL")
+    if not env_url or _same_url(env_url, ours.api_url):
+        return ours
+    healthy = is_healthy(env_url)
+    return ServerStatus(
+        running=healthy,
+        healthy=healthy,
+        api_url=env_url,
+        pid=None,
+        log_path=ours.log_path,
+        managed=False,
+        prefect_home=prefect_home(),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Start, stop, ensure
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _start_lock(timeout: float) -> Iterator[None]:
+    """An exclusive fcntl lock on PREFECT_HOME/ytarchive-server/lock (released if we die)."""
+    state_dir().mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    with open(state_dir() / "lock", "a+") as fh:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ServerUnavailable(
+                        f"timed out after {timeout:.0f}s waiting for another ytarchive command "
+                        f"holding the Prefect server lock (log: {_log_path()})"
+                    ) from None
+                time.sleep(_POLL)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _any_free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _pick_port(port: int | None) -> int:
+    if port:
+        return port
+    if port is None:
+        preferred = _preferred_port()
+        if preferred and _port_free(preferred):
+            return preferred
+    return _any_free_port()
+
+
+def _preferred_port() -> int:
+    """$YTARCHIVE_PREFECT_PORT (0: any free port), else $PREFECT_SERVER_API_PORT, else 4200."""
+    for name in ("YTARCHIVE_PREFECT_PORT", "PREFECT_SERVER_API_PORT"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            try:
+                return int(value)
+            except ValueError:
+                raise ServerUnavailable(f"{name}={value!r} is not a port number") from None
+    return DEFAULT_PORT
+
+
+def _server_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)]
+
+
+def _child_env(port: int) -> dict[str, str]:
+    env = {**os.environ, **server_env(), "PREFECT_HOME": str(prefect_home())}
+    env.pop("PREFECT_API_URL", None)  # the server's UI talks to the server itself
+    env["PREFECT_SERVER_API_HOST"] = HOST
+    env["PREFECT_SERVER_API_PORT"] = str(port)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _spawn(port: int) -> int:
+    """Start `prefect server start` detached (own session), its output appended to the log."""
+    log = _log_path()
+    with open(log, "ab") as fh:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        fh.write(f"\n--- ytarchive: starting Prefect server on {HOST}:{port} at {stamp}\n".encode())
+        fh.flush()
+        proc = subprocess.Popen(
+            _server_command(port),
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=_child_env(port),
+            cwd=str(state_dir()),
+            start_new_session=True,
+            close_fds=True,
+        )
+    # We never wait() on it: it outlives this process. Forget the Popen so its finaliser is quiet.
+    proc.returncode = 0
+    return proc.pid
+
+
+def _log_tail(lines: int = 5) -> str:
+    try:
+        text = _log_path().read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:] if line.strip())
+
+
+def _wait_healthy(pid: int, api_url: str, deadline: float) -> bool:
+    """Poll /api/health until it answers (True) or the process dies (False); raise on timeout."""
+    while True:
+        if is_healthy(api_url, timeout=1.0):
+            return True
+        if not _pid_alive(pid):
+            return False
+        if time.monotonic() > deadline:
+            raise ServerUnavailable(
+                f"the Prefect server (pid {pid}) did not answer {api_url}/health in time; "
+                f"it may still be migrating its database; see {_log_path()}"
+            )
+        time.sleep(_POLL)
+
+
+def _start_locked(port: int | None, deadline: float) -> ServerStatus:
+    status = _managed_status()
+    if status.running and status.pid and status.api_url:
+        if status.healthy or _wait_healthy(status.pid, status.api_url, deadline):
+            return _managed_status()
+    attempts = 1 if port else 3  # a port we picked may be taken before the server binds it
+    for _ in range(attempts):
+        chosen = _pick_port(port)
+        api_url = f"http://{HOST}:{chosen}/api"
+        pid = _spawn(chosen)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        _write_state({"pid": pid, "port": chosen, "api_url": api_url, "started_at": started})
+        if _wait_healthy(pid, api_url, deadline):
+            return _managed_status()
+        _clear_state()
+        port = 0 if port is None else port  # the preferred port failed: any free one next
+    raise ServerUnavailable(f"the Prefect server exited during start-up: {_log_tail()}")
+
+
+def start_server(port: int | None = None, timeout: float = 120) -> ServerStatus:
+    """Start (or reuse) the managed server for this PREFECT_HOME and wait for /api/health.
+
+    port None: $YTARCHIVE_PREFECT_PORT, $PREFECT_SERVER_API_PORT or 4200 if free, else any free
+    port; 0: any free port; else exactly that port.
+    Two callers at once make one server: the start is under a file lock.
+    """
+    deadline = time.monotonic() + timeout
+    with _start_lock(timeout):
+        return _start_locked(port, deadline)
+
+
+def stop_server(timeout: float = 20.0) -> bool:
+    """Stop the managed server (SIGTERM to its process group, SIGKILL if it lingers)."""
+    with _start_lock(timeout):
+        state = _read_state() or {}
+        pid = state.get("pid")
+        if not isinstance(pid, int) or not _is_prefect_server(pid):
+            _clear_state()
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _pid_alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.1)
+        _clear_state()
+        return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # the server leads its own session, so its group is its pid
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def ensure_server(timeout: float = 120, port: int | None = None) -> str:
+    """The API url to use: PREFECT_API_URL if set (and healthy), else our server, started if needed.
+
+    port is used only when our server has to be started (see start_server).
+    """
+    env_url = os.environ.get("PREFECT_API_URL")
+    if env_url:
+        if is_healthy(env_url):
+            return env_url.rstrip("/")
+        ours = (_read_state() or {}).get("api_url")
+        if not _same_url(env_url, ours):
+            raise ServerUnavailable(f"PREFECT_API_URL {env_url} does not answer {env_url}/health")
+    status = _managed_status()
+    if status.healthy and status.api_url:
+        return status.api_url
+    started = start_server(port=port, timeout=timeout)
+    assert started.api_url is not None
+    return started.api_url
