@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over ytarchive functions, carrying retries and policies."""

@@ -1,1 +1,446 @@
-"""Commands: download (arrive with the issue that implements them)."""
+"""Commands: `download` (videos, batches, watched files), `playlist download`, `playlist status`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, playlist_app, render
+
+# Nothing heavy at import time: inputs are checked before Prefect (or yt-dlp) is loaded.
+
+QualityOption = typer.Option(
+    "best",
+    "--quality",
+    "-q",
+    help="best, worst, 2160p, 1440p, 1080p, 720p, 480p, 360p, bestaudio, or a yt-dlp format.",
+)
+OutputOption = typer.Option(
+    None, "--output", "-o", help="Archive root (default: YTARCHIVE_OUTPUT_DIR or ./downloads)."
+)
+ConcurrencyOption = typer.Option(
+    None, "--max-concurrent", "-j", help="Downloads at once (default: YTARCHIVE_MAX_CONCURRENT)."
+)
+RESULT_COLUMNS = ["video_id", "status", "title", "file_path", "height", "reason"]
+
+
+@dataclass
+class Job:
+    """What one command was asked to do, checked whole before anything runs."""
+
+    urls: list[str]
+    settings: Any
+    quality: str
+    fmt: OutputFormat
+    playlist: bool = False
+    metadata_only: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# download
+# ---------------------------------------------------------------------------------------------
+
+
+@app.command("download")
+def download(
+    urls: list[str] = typer.Argument(None, help="Video ids or URLs, playlist or channel URLs."),
+    batch: Path = typer.Option(
+        None, "--batch", "-b", help="A file of URLs, one a line (# comments and blanks allowed)."
+    ),
+    watch: Path = typer.Option(
+        None, "--watch", help="Keep running: archive each line appended to this file."
+    ),
+    quality: str = QualityOption,
+    output: Path = OutputOption,
+    max_concurrent: int = ConcurrencyOption,
+    fmt: OutputFormat = FormatOption,
+) -> int:
+    """Archive videos (and playlists or channels) with their metadata.
+
+    Every input is checked first; a bad URL or batch line exits 2 and nothing is written. A
+    single playlist or channel URL runs the playlist flow. Exit 0 when every video is archived
+    or recorded unavailable, 1 when some video still failed after its retries.
+
+    Example: ytarchive download dQw4w9WgXcQ https://youtu.be/9bZkp7q19f0 --quality 720p
+    """
+    from ytarchive.errors import InputError
+    from ytarchive.refs import parse_many, read_batch_file
+
+    texts = list(urls or [])
+    if batch is not None:
+        texts += read_batch_file(batch)
+    if watch is not None:
+        _check_watch_file(watch)
+    elif not texts:
+        raise InputError("nothing to download: give URLs, --batch FILE or --watch FILE")
+    refs = parse_many(texts)
+    job = _job(texts, quality, output, max_concurrent, fmt)
+    if watch is not None:
+        return _watch(job, watch)
+    job.playlist = len(refs) == 1 and not _is_video(refs[0])
+    return _run(job)
+
+
+@playlist_app.command("download")
+def playlist_download(
+    url: str = typer.Argument(..., help="A playlist URL or id-bearing watch URL, or a channel."),
+    quality: str = QualityOption,
+    output: Path = OutputOption,
+    max_concurrent: int = ConcurrencyOption,
+    metadata_only: bool = typer.Option(
+        False, "--metadata-only", help="Record metadata (catalog and metadata/*.json) only."
+    ),
+    fmt: OutputFormat = FormatOption,
+) -> int:
+    """Archive a playlist or a channel's uploads; what the archive already holds is skipped.
+
+    Example: ytarchive playlist download "https://www.youtube.com/playlist?list=PL123" -q 720p
+    """
+    from ytarchive.refs import parse_playlist_ref
+
+    ref = parse_playlist_ref(url)
+    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt)
+    job.urls = [url]
+    job.playlist = True
+    job.metadata_only = metadata_only
+    return _run(job)
+
+
+def _job(
+    texts: list[str],
+    quality: str,
+    output: Path | None,
+    max_concurrent: int | None,
+    fmt: OutputFormat,
+) -> Job:
+    from ytarchive.cli.app import settings_from_cli
+    from ytarchive.downloader import validate_quality
+
+    settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent)
+    return Job(urls=texts, settings=settings, quality=validate_quality(quality), fmt=fmt)
+
+
+def _is_video(ref: Any) -> bool:
+    from ytarchive.refs import VideoRef
+
+    return isinstance(ref, VideoRef)
+
+
+def _run(job: Job) -> int:
+    """Run one flow in this process against the long-lived server; report; the exit code."""
+    flows = _load_flows()
+    view = _view(job.fmt)
+    state = _call_flow(flows, job, view)
+    summary = _finish(state, view)
+    _report(summary, job.fmt, live=_is_live(view))
+    return 1 if summary.get("failed") else 0
+
+
+def _call_flow(flows: Any, job: Job, view: Any) -> Any:
+    from tasks.progress import use_sink
+
+    common = {
+        "quality": job.quality,
+        "output_dir": str(Path(job.settings.output_dir).expanduser().resolve()),
+        "max_concurrent": int(job.settings.max_concurrent),
+        "return_state": True,
+    }
+    with use_sink(view), view:
+        if job.playlist:
+            return flows.archive_playlist_flow(
+                url=job.urls[0], metadata_only=job.metadata_only, **common
+            )
+        return flows.archive_videos_flow(urls=list(job.urls), **common)
+
+
+def _finish(state: Any, view: Any) -> dict[str, Any]:
+    """Complete the run's history in Prefect, then the summary (or our error, re-raised)."""
+    from flows.runtime import drain_history
+
+    data = state.result(raise_on_failure=False)
+    summary = data if isinstance(data, dict) else None
+    run_id = state.state_details.flow_run_id
+    expected = summary.get("task_runs") if summary else None
+    if run_id is not None:
+        drain_history(run_id, expected_task_runs=expected, timeout=30)
+    for sub in (summary or {}).get("subflows") or []:
+        if sub.get("flow_run_id"):
+            drain_history(sub["flow_run_id"], expected_task_runs=sub.get("task_runs"), timeout=30)
+    if summary is None:
+        _raise_run_error(data, state)
+    return summary  # type: ignore[return-value]
+
+
+def _raise_run_error(data: Any, state: Any) -> None:
+    from ytarchive.errors import YTArchiveError
+
+    if isinstance(data, YTArchiveError):
+        raise data
+    message = str(data) if isinstance(data, BaseException) else (state.message or state.name)
+    raise YTArchiveError(f"the run ended {state.name}: {message}")
+
+
+def _report(summary: dict[str, Any], fmt: OutputFormat, live: bool = False) -> None:
+    """JSON; CSV rows; or one line per video this run touched (in a terminal, where the live
+    view already showed them, only the failures), then a summary line."""
+    if fmt is OutputFormat.json:
+        emit_json(_json_summary(summary))
+        return
+    rows = _all_rows(summary)
+    if fmt is OutputFormat.csv:
+        render(rows, fmt, columns=RESULT_COLUMNS)
+        return
+    shown = [r for r in rows if not r.get("skipped") and (not live or r["status"] == "failed")]
+    for row in shown:
+        sys.stdout.write(_result_line(row) + "\n")
+    sys.stdout.write(_summary_line(summary) + "\n")
+
+
+def _result_line(row: dict[str, Any]) -> str:
+    if row["status"] == "archived":
+        size = f"{(row.get('bytes') or 0) / 1e6:.1f} MB"
+        dims = f"{row['width']}x{row['height']}, " if row.get("height") else ""
+        detail = f"{row.get('file_path')} ({dims}{size})"
+    elif row["status"] == "failed":
+        detail = f"{row.get('error_class')}: {row.get('reason')} ({row.get('attempts')} attempts)"
+    else:
+        detail = str(row.get("reason") or "")
+    return f"{row['status']:<12} {row['video_id']}  {detail}"
+
+
+def _all_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = list(summary.get("results") or [])
+    for sub in summary.get("subflows") or []:
+        rows += _all_rows(sub)
+    return rows
+
+
+def _json_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "flow_run_id", "flow_run_name", "output_dir", "quality", "playlist", "total", "archived",
+        "downloaded", "skipped", "unavailable", "failed", "quota_units", "seconds",
+    )  # fmt: skip
+    out = {k: summary.get(k) for k in keys}
+    out["counts"] = {k: summary.get(k, 0) for k in ("archived", "unavailable", "failed")}
+    out["results"] = _all_rows(summary)
+    out["subflows"] = [_json_summary(s) for s in summary.get("subflows") or []]
+    return out
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    parts = [
+        f"{summary.get('archived', 0)} archived ({summary.get('downloaded', 0)} new)",
+        f"{summary.get('unavailable', 0)} unavailable",
+        f"{summary.get('failed', 0)} failed",
+        f"{summary.get('quota_units', 0)} quota units",
+        f"{summary.get('seconds', 0)} s",
+    ]
+    return f"Run {summary.get('flow_run_name')} ({summary.get('flow_run_id')}): " + ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# download --watch
+# ---------------------------------------------------------------------------------------------
+
+WATCH_POLL = 0.5
+
+
+def _check_watch_file(path: Path) -> None:
+    from ytarchive.errors import InputError
+
+    if not path.is_file():
+        raise InputError(f"watch file not found: {path}")
+
+
+def _watch(job: Job, path: Path) -> int:
+    """Archive the file's lines, then each line appended to it, until Ctrl-C.
+
+    Ctrl-C while idle stops at once; during a run it stops once that run is done and recorded
+    (a second Ctrl-C stops at once). Exit 0, or 1 if some video failed meanwhile.
+    """
+    flows = _load_flows()
+    tail = _Tail(path)
+    stop = _StopOnCtrlC(job.fmt)
+    failed = 0
+    _note(job.fmt, f"Watching {path} (Ctrl-C to stop)")
+    with stop:
+        try:
+            while not stop.requested:
+                good = _good_lines(tail.new_lines(), path, job.fmt)
+                if not good:
+                    time.sleep(WATCH_POLL)
+                    continue
+                job.urls = good
+                with stop.busy():
+                    view = _view(job.fmt)
+                    summary = _finish(_call_flow(flows, job, view), view)
+                    _report(summary, job.fmt, live=_is_live(view))
+                failed += int(summary.get("failed") or 0)
+        except KeyboardInterrupt:
+            pass
+    _note(job.fmt, "Stopped watching")
+    return 1 if failed else 0
+
+
+class _StopOnCtrlC:
+    """SIGINT: raise KeyboardInterrupt when idle; during a run, ask to stop after it."""
+
+    def __init__(self, fmt: OutputFormat) -> None:
+        self.fmt = fmt
+        self.requested = False
+        self._busy = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopOnCtrlC:
+        import signal
+
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._previous)
+
+    def busy(self) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope() -> Any:
+            self._busy = True
+            try:
+                yield
+            finally:
+                self._busy = False
+
+        return scope()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self._busy or self.requested:
+            self.requested = True
+            raise KeyboardInterrupt
+        self.requested = True
+        _note(self.fmt, "Stopping after this run (Ctrl-C again to stop now)")
+
+
+class _Tail:
+    """New complete lines of a file since the last call (a partial last line waits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.number = 0
+
+    def new_lines(self) -> list[tuple[int, str]]:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        self.offset += end + 1
+        lines = []
+        for raw in data[: end + 1].splitlines():
+            self.number += 1
+            lines.append((self.number, raw.decode("utf-8", "replace")))
+        return lines
+
+
+def _good_lines(lines: list[tuple[int, str]], path: Path, fmt: OutputFormat) -> list[str]:
+    from ytarchive.errors import InputError
+    from ytarchive.refs import parse_ref
+
+    good = []
+    for number, line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            parse_ref(text)
+        except InputError as exc:
+            sys.stderr.write(f"Skipped {path}:{number}: {exc}\n")
+            continue
+        good.append(text)
+    return good
+
+
+def _note(fmt: OutputFormat, text: str) -> None:
+    if fmt is not OutputFormat.json:
+        sys.stderr.write(text + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# playlist status
+# ---------------------------------------------------------------------------------------------
+
+
+@playlist_app.command("status")
+def playlist_status(
+    run: str = typer.Argument(..., help="The flow run id or name `download` printed."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="Refresh until the run ends."),
+    fmt: OutputFormat = FormatOption,
+) -> int:
+    """Counts by state and per-video progress of an archive run, read from Prefect.
+
+    Example: ytarchive playlist status playlist-PL123 --watch
+    """
+    from ytarchive.errors import InputError
+
+    if not run.strip():
+        raise InputError("RUN is empty: give a flow run id or name")
+    _connect()
+    from flows.status import read_status
+    from ytarchive.cli.download_view import show_status, watch_status
+
+    status = read_status(run)
+    if watch and fmt is OutputFormat.table and sys.stdout.isatty():
+        watch_status(lambda: read_status(run), status)
+        return 0
+    while watch and not status["final"]:
+        time.sleep(1.0)
+        status = read_status(run)
+    show_status(status, fmt)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Prefect, loaded only once the inputs are known to be good
+# ---------------------------------------------------------------------------------------------
+
+
+def _connect() -> None:
+    """Point Prefect at the long-lived server (starting it if needed); quiet its console."""
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client telemetry: never phone home
+    from flows.runtime import configure_prefect
+
+    configure_prefect()
+
+
+def _load_flows() -> Any:
+    _connect()
+    import flows.archive as flows
+
+    return flows
+
+
+def _is_live(view: Any) -> bool:
+    from ytarchive.cli.download_view import RichView
+
+    return isinstance(view, RichView)
+
+
+def _view(fmt: OutputFormat) -> Any:
+    from ytarchive.cli.download_view import make_view
+
+    return make_view(fmt is OutputFormat.json, sys.stdout.isatty())

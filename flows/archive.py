@@ -1,0 +1,612 @@
+"""Archive flows: videos (one or many refs) and a playlist or channel, over the same tasks.
+
+archive_playlist_flow reads like the pipeline: list the items -> drop what the catalog holds as
+archived or unavailable -> metadata 50 ids a task -> download each video, at most N at once ->
+record each outcome as it completes -> progress and summary artifacts -> the run's final state.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from tasks import progress
+from tasks.download import download_task
+from tasks.metadata import BATCH_SIZE, MetadataBatch, list_playlist_task, metadata_batch_task
+from tasks.policies import redact, retry_options
+from ytarchive import layout, recovery
+from ytarchive.config import Settings
+from ytarchive.errors import Transient
+from ytarchive.models import DownloadResult, PlaylistItem, VideoMetadata
+from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef, parse_many, parse_playlist_ref
+
+__all__ = [
+    "VIDEOS_FLOW_NAME",
+    "PLAYLIST_FLOW_NAME",
+    "archive_videos_flow",
+    "archive_playlist_flow",
+    "videos_run_name",
+    "playlist_run_name",
+]
+
+VIDEOS_FLOW_NAME = "archive-videos"
+PLAYLIST_FLOW_NAME = "archive-playlist"
+MAX_WORKERS = 64  # threads for tasks; downloads are further held to max_concurrent at once
+PROGRESS_EVERY = 1.0  # seconds between progress-artifact updates
+SUMMARY_KEY = "archive-summary"
+LOGGERS = ("ytarchive", "flows", "tasks", "prefect.flow_runs", "prefect.task_runs")
+
+
+def videos_run_name() -> str:
+    """``videos-<first id>`` or ``videos-<first id>+N`` (N more refs)."""
+    from prefect.runtime import flow_run
+
+    urls = list(flow_run.parameters.get("urls") or [])
+    first = _ref_key(urls[0]) if urls else "none"
+    return f"videos-{first}" + (f"+{len(urls) - 1}" if len(urls) > 1 else "")
+
+
+def playlist_run_name() -> str:
+    """``playlist-<playlist id>`` (or the channel's id, @handle or name)."""
+    from prefect.runtime import flow_run
+
+    url = str(flow_run.parameters.get("url") or "")
+    try:
+        return f"playlist-{_short(parse_playlist_ref(url).key)}"
+    except Exception:  # noqa: BLE001 - the flow body reports bad input properly
+        return f"playlist-{_short(url)}"
+
+
+def _ref_key(text: str) -> str:
+    try:
+        return _short(parse_many([text])[0].key)
+    except Exception:  # noqa: BLE001
+        return _short(text)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.split("://", 1)[-1]
+    return text if len(text) <= limit else text[: limit - 1] + "~"
+
+
+@flow(
+    name=VIDEOS_FLOW_NAME,
+    flow_run_name=videos_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
+    log_prints=False,
+)
+def archive_videos_flow(
+    urls: list[str],
+    quality: str = "best",
+    output_dir: str | None = None,
+    max_concurrent: int | None = None,
+    recovery_of: str | None = None,
+) -> Any:
+    """Archive videos given as ids or URLs; playlist and channel URLs run as subflows.
+
+    Ends Failed (with the summary as its data) when any video still failed after its retries.
+    """
+    run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
+    try:
+        refs = parse_many(list(urls))
+        videos = [r for r in refs if isinstance(r, VideoRef)]
+        lists = [r for r in refs if isinstance(r, (PlaylistRef, ChannelRef))]
+        items = _video_items(videos, run)
+        urls_of = {i.video_id: i.ref.url for i in items if not i.ref.video_id}
+        recovery.record_run_items([i.video_id for i in items], urls_of)
+        run.archive(items)
+        for ref in lists:
+            run.subflow(ref.url)
+        return run.finish()
+    finally:
+        run.close()
+
+
+@flow(
+    name=PLAYLIST_FLOW_NAME,
+    flow_run_name=playlist_run_name,
+    task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
+    log_prints=False,
+)
+def archive_playlist_flow(
+    url: str,
+    quality: str = "best",
+    output_dir: str | None = None,
+    max_concurrent: int | None = None,
+    metadata_only: bool = False,
+    recovery_of: str | None = None,
+) -> Any:
+    """Archive a playlist or channel: what the catalog already holds is skipped.
+
+    Ends Failed (with the summary as its data) when any video still failed after its retries.
+    """
+    run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
+    try:
+        parse_playlist_ref(url)  # a bad URL fails the run before anything is spent
+        listing = list_playlist_task(url, run.root_str)
+        run.task_runs += 1
+        run.quota_units += listing.units
+        recovery.record_run_items(
+            [i.video_id for i in listing.items], {i.video_id: i.url for i in listing.items if i.url}
+        )
+        run.playlist = listing.info.model_dump(
+            mode="json", include={"playlist_id", "title", "channel_title", "item_count"}
+        )
+        run.logger.info(
+            "Playlist %s (%s): %d items",
+            listing.info.playlist_id,
+            listing.info.title or "untitled",
+            len(listing.items),
+        )
+        run.archive(_playlist_items(listing.items), metadata_only=metadata_only)
+        return run.finish()
+    finally:
+        run.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# What to archive
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """One video to archive: its key, where to fetch it, and what we already know."""
+
+    video_id: str
+    ref: VideoRef
+    title: str | None = None
+    record: VideoMetadata | None = None
+    unavailable_reason: str | None = None
+
+
+def _video_items(refs: list[VideoRef], run: _Run) -> list[_Item]:
+    """YouTube ids as they are; other URLs keyed by their metadata (``<extractor>:<id>``)."""
+    urls = [r for r in refs if r.video_id is None]
+    records = {r.url: m for r, m in zip(urls, run.fetch_metadata(urls), strict=True)}
+    seen: dict[str, _Item] = {}
+    for ref in refs:
+        record = records.get(ref.url) if ref.video_id is None else None
+        key = ref.video_id or (record.video_id if record else ref.url)
+        item = _Item(video_id=key, ref=ref, record=record)
+        if record is not None:
+            item.title = record.title
+            item.unavailable_reason = _unavailable(record)
+        seen.setdefault(key, item)
+    return list(seen.values())
+
+
+def _unavailable(record: VideoMetadata) -> str | None:
+    if record.availability == "available":
+        return None
+    return record.unavailable_reason or f"{record.availability} video"
+
+
+def _playlist_items(items: list[PlaylistItem]) -> list[_Item]:
+    out: dict[str, _Item] = {}
+    for item in sorted(items, key=lambda i: i.position):
+        if item.video_id in out:
+            continue
+        is_youtube = item.url is None
+        ref = VideoRef(video_id=item.video_id if is_youtube else None, url=item.url or "")
+        reason = None if item.availability == "available" else f"{item.availability} video"
+        out[item.video_id] = _Item(item.video_id, ref, item.title, unavailable_reason=reason)
+    return list(out.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# One run: settings, logs, progress, the bounded download window, the summary
+# ---------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """The state of one flow run, and the steps both flows share."""
+
+    def __init__(self, settings: Settings, quality: str, recovery_of: str | None) -> None:
+        from prefect.runtime import flow_run
+
+        self.settings = settings
+        self.root = Path(settings.output_dir)
+        self.root_str = str(self.root)
+        self.quality = quality
+        self.recovery_of = recovery_of
+        self.flow_run_id = str(flow_run.id)
+        self.flow_run_name = str(flow_run.name)
+        self.logger = get_run_logger()
+        self.sink = progress.bind(self.flow_run_id)
+        self.results: dict[str, DownloadResult] = {}
+        self.skipped: set[str] = set()
+        self.titles: dict[str, str | None] = {}
+        self.quota_units = 0
+        self.playlist: dict[str, Any] | None = None
+        self.subflows: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+        self._log_handler: logging.Handler | None = None
+        self._artifact: Any = None
+        self._artifact_at = 0.0
+        self._total = 0
+        self._batches = 0
+        self.task_runs = 0
+
+    @classmethod
+    def start(
+        cls,
+        output_dir: str | None,
+        max_concurrent: int | None,
+        quality: str,
+        recovery_of: str | None,
+    ) -> _Run:
+        from ytarchive.downloader import validate_quality
+
+        settings = _settings(output_dir, max_concurrent)
+        validate_quality(quality)
+        run = cls(settings, quality, recovery_of)
+        recovery.mark_run_owner(run.root)
+        run._log_handler = _attach_log_file(settings)
+        run.sink.run_started(run.flow_run_id, run.flow_run_name)
+        if recovery_of:
+            run.logger.info("Recovery of flow run %s", recovery_of)
+        return run
+
+    # -- the pipeline ---------------------------------------------------------------------
+
+    def archive(self, items: list[_Item], metadata_only: bool = False) -> None:
+        """Skip what the catalog holds, fetch metadata in batches, download the rest."""
+        from ytarchive.catalog import Catalog
+
+        for item in items:
+            self.titles[item.video_id] = item.title
+        catalog = Catalog(self.root)
+        settled = catalog.settled_ids([i.video_id for i in items]) if items else set()
+        self._remember_skipped(catalog, settled)
+        todo = [i for i in items if i.video_id not in settled]
+        self.logger.info(
+            "%d video(s): %d already archived or unavailable, %d to do",
+            len(items),
+            len(settled),
+            len(todo),
+        )
+        self._total += len(todo)
+        self.sink.total(self._total)
+        if not todo:
+            return
+        if not metadata_only:
+            _warm_up_downloader()
+        self._progress(force=True)
+        batches = self._submit_metadata(todo)
+        if metadata_only:
+            self._write_metadata_files(batches)
+            return
+        self._download_all(todo, batches)
+
+    def _remember_skipped(self, catalog: Any, settled: set[str]) -> None:
+        if not settled:
+            return
+        for video_id, result in catalog.latest_outcomes(sorted(settled)).items():
+            self.results[video_id] = result
+        self.skipped |= settled
+
+    def fetch_metadata(self, refs: list[VideoRef]) -> list[VideoMetadata]:
+        """Metadata for refs now (50 a task), in order; used for URLs, whose key it gives."""
+        records: list[VideoMetadata] = []
+        for start in range(0, len(refs), BATCH_SIZE):
+            self._batches += 1
+            chunk = refs[start : start + BATCH_SIZE]
+            batch = metadata_batch_task(self._batches, chunk, self.root_str)
+            self.task_runs += 1
+            self.quota_units += batch.units
+            records += batch.records
+        return records
+
+    def _submit_metadata(self, todo: list[_Item]) -> list[tuple[list[_Item], Any]]:
+        """One metadata task per 50 videos that still need a record; returns (items, future)."""
+        wanted = [i for i in todo if i.record is None and not i.unavailable_reason]
+        batches = []
+        for start in range(0, len(wanted), BATCH_SIZE):
+            self._batches += 1
+            chunk = wanted[start : start + BATCH_SIZE]
+            refs = [i.ref for i in chunk]
+            future = metadata_batch_task.submit(self._batches, refs, self.root_str)
+            self.task_runs += 1
+            batches.append((chunk, future))
+        return batches
+
+    def _apply_metadata(self, chunk: list[_Item], future: Any) -> None:
+        batch: MetadataBatch = future.result()
+        self.quota_units += batch.units
+        for item, record in zip(chunk, batch.records, strict=False):
+            item.record = record
+            item.title = record.title or item.title
+            self.titles[item.video_id] = item.title
+
+    def _write_metadata_files(self, batches: list[tuple[list[_Item], Any]]) -> None:
+        for chunk, future in batches:
+            self._apply_metadata(chunk, future)
+            for item in chunk:
+                if item.record is not None and item.record.availability == "available":
+                    layout.write_metadata(self.root, item.record)
+
+    def _download_all(self, todo: list[_Item], batches: list[tuple[list[_Item], Any]]) -> None:
+        """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
+        task = download_task.with_options(**retry_options(self.settings))
+        limit = int(self.settings.max_concurrent)
+        done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
+        in_flight = 0
+        for item in self._in_order(todo, batches):
+            while in_flight >= limit:
+                self._collect(*done.get())
+                in_flight -= 1
+            future = task.submit(
+                item.video_id,
+                self.quality,
+                self.root_str,
+                record=item.record,
+                url=item.ref.url if item.ref.video_id is None else None,
+                unavailable_reason=item.unavailable_reason,
+            )
+            future.add_done_callback(lambda f, item=item: done.put((item, f)))
+            self.task_runs += 1
+            in_flight += 1
+        while in_flight:
+            self._collect(*done.get())
+            in_flight -= 1
+
+    def _in_order(self, todo: list[_Item], batches: list[tuple[list[_Item], Any]]) -> Any:
+        """Yield items in order, each once its metadata batch (if any) has arrived."""
+        pending = {id(i) for chunk, _ in batches for i in chunk}
+        waiting = list(batches)
+        for item in todo:
+            while id(item) in pending and waiting:
+                chunk, future = waiting.pop(0)
+                self._apply_metadata(chunk, future)
+                pending -= {id(i) for i in chunk}
+            yield item
+
+    def _collect(self, item: _Item, future: Any) -> None:
+        """Take one finished download: its result, or a failed outcome recorded now."""
+        future.wait()
+        state = future.state
+        if state.is_completed():
+            result = state.result(raise_on_failure=False)
+        else:
+            result = self._failed(item, state)
+        self.results[item.video_id] = result
+        if result.status == "failed":
+            self.sink.video_finished(result)
+        self._progress()
+
+    def _failed(self, item: _Item, state: Any) -> DownloadResult:
+        from ytarchive.catalog import Catalog
+
+        error = state.result(raise_on_failure=False)
+        retried = isinstance(error, Transient)
+        result = DownloadResult(
+            video_id=item.video_id,
+            status="failed",
+            reason=_reason(error, state, self.settings),
+            error_class=type(error).__name__ if isinstance(error, BaseException) else "Crashed",
+            quality=self.quality,
+            attempts=(int(self.settings.max_retries) + 1) if retried else 1,
+            flow_run_id=self.flow_run_id,
+        )
+        Catalog(self.root).record_outcomes([result])
+        self.logger.error("%s failed: %s", item.video_id, result.reason)
+        return result
+
+    def subflow(self, url: str) -> None:
+        """A playlist named among the videos: its own flow run, its counts merged into ours."""
+        state = archive_playlist_flow(
+            url=url,
+            quality=self.quality,
+            output_dir=self.root_str,
+            max_concurrent=int(self.settings.max_concurrent),
+            recovery_of=self.recovery_of,
+            return_state=True,
+        )
+        data = state.result(raise_on_failure=False)
+        if not isinstance(data, dict):
+            data = {"url": url, "failed": 1, "error": redact(str(data))}
+        self.subflows.append(data)
+        self.quota_units += int(data.get("quota_units") or 0)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def _progress(self, force: bool = False) -> None:
+        """Create, then update, the run's progress artifact (at most once a second)."""
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+        done = sum(1 for k in self.results if k not in self.skipped)
+        percent = 100.0 * done / self._total if self._total else 100.0
+        now = time.monotonic()
+        if not force and done < self._total and now - self._artifact_at < PROGRESS_EVERY:
+            return
+        self._artifact_at = now
+        description = f"{done} of {self._total} videos done"
+        try:
+            if self._artifact is None:
+                self._artifact = create_progress_artifact(percent, description=description)
+            else:
+                update_progress_artifact(self._artifact, percent, description=description)
+        except Exception as exc:  # noqa: BLE001 - progress display never fails a run
+            self.logger.debug("progress artifact not updated: %s", exc)
+
+    def summary(self) -> dict[str, Any]:
+        rows = [self._row(k, r) for k, r in self.results.items()]
+        counts = {s: 0 for s in ("archived", "unavailable", "failed")}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+        for sub in self.subflows:
+            for status in counts:
+                counts[status] += int(sub.get(status) or 0)
+        return {
+            "flow_run_id": self.flow_run_id,
+            "flow_run_name": self.flow_run_name,
+            "output_dir": self.root_str,
+            "quality": self.quality,
+            "recovery_of": self.recovery_of,
+            "playlist": self.playlist,
+            "total": sum(counts.values()),
+            **counts,
+            "skipped": len(self.skipped) + sum(int(s.get("skipped") or 0) for s in self.subflows),
+            "downloaded": sum(1 for r in rows if r["status"] == "archived" and not r["skipped"]),
+            "quota_units": self.quota_units,
+            "seconds": round(time.monotonic() - self.started, 2),
+            "task_runs": self.task_runs,
+            "results": rows,
+            "subflows": self.subflows,
+        }
+
+    def _row(self, video_id: str, result: DownloadResult) -> dict[str, Any]:
+        return {
+            "video_id": video_id,
+            "title": self.titles.get(video_id),
+            "status": result.status,
+            "skipped": video_id in self.skipped,
+            "reason": result.reason,
+            "error_class": result.error_class,
+            "file_path": result.file_path,
+            "bytes": result.bytes,
+            "width": result.width,
+            "height": result.height,
+            "format": result.format,
+            "attempts": result.attempts,
+        }
+
+    def finish(self) -> Any:
+        """The summary artifact and return value; a Failed state when any video failed."""
+        from prefect.states import Failed
+
+        summary = self.summary()
+        self._progress(force=True)
+        self._summary_artifact(summary)
+        self.sink.run_finished(summary)
+        self.logger.info(
+            "Done: %d archived (%d new), %d unavailable, %d failed, %d quota units",
+            summary["archived"],
+            summary["downloaded"],
+            summary["unavailable"],
+            summary["failed"],
+            summary["quota_units"],
+        )
+        if summary["failed"]:
+            return Failed(
+                message=f"{summary['failed']} of {summary['total']} video(s) failed",
+                data=summary,
+            )
+        return summary
+
+    def _summary_artifact(self, summary: dict[str, Any]) -> None:
+        from prefect.artifacts import create_table_artifact
+
+        columns = ("video_id", "title", "status", "reason", "file_path", "height", "attempts")
+        table = [{c: row.get(c) for c in columns} for row in summary["results"]] or [
+            {c: None for c in columns}
+        ]
+        description = (
+            f"**{summary['archived']}** archived ({summary['downloaded']} new), "
+            f"**{summary['unavailable']}** unavailable, **{summary['failed']}** failed; "
+            f"{summary['quota_units']} quota units; output `{summary['output_dir']}`"
+        )
+        try:
+            create_table_artifact(table=table, key=SUMMARY_KEY, description=description)
+        except Exception as exc:  # noqa: BLE001
+            self.logger.warning("summary artifact not created: %s", exc)
+
+    def close(self) -> None:
+        """Remove what killed runs left in .tmp/ (this run resumed what it could), and unhook."""
+        removed = layout.sweep_temp(self.root)
+        if removed:
+            self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
+        progress.unbind(self.flow_run_id)
+        if self._log_handler is not None:
+            for name in LOGGERS:
+                logging.getLogger(name).removeHandler(self._log_handler)
+            self._log_handler.close()
+
+
+def _warm_up_downloader() -> None:
+    """Load yt-dlp in the background while metadata is fetched (once per process)."""
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
+    from ytarchive.downloader import warm_up
+
+    threading.Thread(target=warm_up, name="ytarchive-warm-up", daemon=True).start()
+
+
+_WARMED = False
+
+
+def _settings(output_dir: str | None, max_concurrent: int | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if output_dir:
+        overrides["output_dir"] = Path(output_dir)
+    if max_concurrent:
+        overrides["max_concurrent"] = int(max_concurrent)
+    settings = Settings(**overrides)
+    try:  # scheduled runs may keep the key in a Prefect Secret block instead of the env
+        from deployments.secrets import settings_with_api_key
+    except ImportError:  # pragma: no cover - deployments/ ships with the project
+        return settings
+    return settings_with_api_key(settings)
+
+
+def _reason(error: Any, state: Any, settings: Settings) -> str:
+    key = settings.youtube_api_key
+    text = str(error) if isinstance(error, BaseException) else (state.message or "task run failed")
+    return redact(text, key.get_secret_value() if key else None)
+
+
+class _RedactFilter(logging.Filter):
+    """Scrub the API key from every record written to our log file."""
+
+    def __init__(self, secret: str | None) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secret)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+class _RunFormatter(logging.Formatter):
+    """Names the flow or task run a Prefect record came from, else the logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        run = getattr(record, "task_run_name", None) or getattr(record, "flow_run_name", None)
+        record.where = f"{record.name} [{run}]" if run else record.name
+        return super().format(record)
+
+
+def _attach_log_file(settings: Settings) -> logging.Handler | None:
+    """Also write our and Prefect's run logs to <output>/logs/ytarchive.log."""
+    path = layout.log_path(settings.output_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return None
+    level = logging.getLevelName(str(settings.log_level).upper())
+    handler.setLevel(level if isinstance(level, int) else logging.INFO)
+    handler.setFormatter(_RunFormatter("%(asctime)s %(levelname)s %(where)s: %(message)s"))
+    key = settings.youtube_api_key
+    handler.addFilter(_RedactFilter(key.get_secret_value() if key else None))
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        ours = not name.startswith("prefect")
+        if ours and (logger.level == logging.NOTSET or logger.level > handler.level):
+            logger.setLevel(handler.level)
+    return handler

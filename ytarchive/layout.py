@@ -1,0 +1,224 @@
+"""Where files go in the archive: videos/, metadata/, thumbnails/, logs/, temp and lock dirs."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from ytarchive.models import VideoMetadata
+
+__all__ = [
+    "VIDEOS",
+    "METADATA",
+    "THUMBNAILS",
+    "LOGS",
+    "TMP",
+    "LOCKS",
+    "safe_key",
+    "slugify",
+    "video_filename",
+    "find_video_files",
+    "metadata_path",
+    "write_metadata",
+    "thumbnail_path",
+    "find_thumbnail",
+    "log_path",
+    "temp_dir",
+    "video_lock",
+    "sweep_temp",
+    "relative",
+    "atomic_write_bytes",
+    "atomic_write_text",
+]
+
+VIDEOS = "videos"
+METADATA = "metadata"
+THUMBNAILS = "thumbnails"
+LOGS = "logs"
+TMP = ".tmp"
+LOCKS = ".locks"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SLUG_DROP = re.compile(r"[\x00-\x1f/\\:*?\"<>|\[\]]+")
+_SPACES = re.compile(r"\s+")
+MAX_SLUG = 80
+
+
+def safe_key(video_id: str) -> str:
+    """A video key as it appears in file names: YouTube ids unchanged, anything else made safe.
+
+    Non-YouTube keys look like ``generic:abc`` (extractor, colon, id); the colon and anything
+    outside ``[A-Za-z0-9_.-]`` become ``_`` so the name works on every filesystem.
+    """
+    key = _UNSAFE.sub("_", video_id).strip("._") or "video"
+    return key[:120]
+
+
+def slugify(title: str | None, max_len: int = MAX_SLUG) -> str:
+    """A readable file-name stem from a title: unicode kept, separators and brackets dropped."""
+    if not title:
+        return "untitled"
+    text = unicodedata.normalize("NFC", title)
+    text = _SLUG_DROP.sub(" ", text)
+    text = _SPACES.sub(" ", text).strip(" .-")
+    if len(text.encode("utf-8")) > max_len * 2:  # keep names well under 255 bytes
+        text = text.encode("utf-8")[: max_len * 2].decode("utf-8", "ignore")
+    text = text[:max_len].strip(" .-")
+    return text or "untitled"
+
+
+def video_filename(title: str | None, video_id: str, ext: str) -> str:
+    """``<title-slug> [<video_id>].<ext>``: the file name always contains the id."""
+    return f"{slugify(title)} [{safe_key(video_id)}].{ext.lstrip('.')}"
+
+
+def find_video_files(root: Path, video_id: str) -> list[Path]:
+    """The media files under videos/ that belong to this id (normally zero or one)."""
+    folder = Path(root) / VIDEOS
+    marker = f"[{safe_key(video_id)}]."
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    return sorted(
+        Path(e.path)
+        for e in entries
+        if marker in e.name and not e.name.endswith((".part", ".tmp")) and e.is_file()
+    )
+
+
+def metadata_path(root: Path, video_id: str) -> Path:
+    return Path(root) / METADATA / f"{safe_key(video_id)}.json"
+
+
+def write_metadata(root: Path, record: VideoMetadata) -> Path:
+    """Write metadata/<id>.json (temp name, then rename) and return its path."""
+    path = metadata_path(root, record.video_id)
+    atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+    return path
+
+
+def thumbnail_path(root: Path, video_id: str, ext: str) -> Path:
+    return Path(root) / THUMBNAILS / f"{safe_key(video_id)}.{ext.lstrip('.')}"
+
+
+def find_thumbnail(root: Path, video_id: str) -> Path | None:
+    folder = Path(root) / THUMBNAILS
+    stem = safe_key(video_id)
+    for path in folder.glob(f"{stem}.*") if folder.is_dir() else ():
+        if path.stem == stem and not path.name.endswith(".tmp"):
+            return path
+    return None
+
+
+def log_path(root: Path) -> Path:
+    return Path(root) / LOGS / "ytarchive.log"
+
+
+def temp_dir(root: Path, video_id: str) -> Path:
+    """The per-video working dir under .tmp/; only the holder of the video's lock touches it."""
+    return Path(root) / TMP / safe_key(video_id)
+
+
+@contextlib.contextmanager
+def video_lock(root: Path, video_id: str) -> Iterator[bool]:
+    """Hold an exclusive fcntl lock for one video across processes.
+
+    Yields True when the lock was free at once, False when another holder had it and we waited
+    (so the caller should look again at what that holder left behind). The kernel drops the lock
+    when the process dies, so a killed run never leaks it.
+    """
+    path = Path(root) / LOCKS / f"{safe_key(video_id)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        free = _try_lock(fd)
+        if not free:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield free
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+def sweep_temp(root: Path, min_age_seconds: float = 0.0) -> list[str]:
+    """Remove what killed runs left under .tmp/: every entry whose video lock nobody holds.
+
+    Returns the keys removed. An entry whose lock is held belongs to a live download and stays.
+    """
+    tmp = Path(root) / TMP
+    removed: list[str] = []
+    if not tmp.is_dir():
+        return removed
+    now = time.time()
+    for entry in list(tmp.iterdir()):
+        with contextlib.suppress(FileNotFoundError):
+            if min_age_seconds and now - entry.stat().st_mtime < min_age_seconds:
+                continue
+        lock = Path(root) / LOCKS / f"{entry.name}.lock"
+        if not _remove_if_unlocked(entry, lock):
+            continue
+        removed.append(entry.name)
+    return removed
+
+
+def _remove_if_unlocked(entry: Path, lock: Path) -> bool:
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not _try_lock(fd):
+            return False
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        return True
+    finally:
+        os.close(fd)
+
+
+def relative(root: Path, path: Path) -> str:
+    """A path relative to the archive root, with forward slashes (as the catalog stores it)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, fsync, then rename into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
