@@ -51,6 +51,8 @@ _SERVER_ENV = {
     ),
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
     "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+    # Prefect's client sends an analytics event (and prints a notice) in a terminal: never here.
+    "DO_NOT_TRACK": "1",
 }
 
 

@@ -149,13 +149,15 @@ def render(
         sys.stdout.write(buf.getvalue())
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, show_lines=False)
     for c in cols:
-        table.add_column(c, overflow="fold")
+        table.add_column(escape(c), overflow="fold")
     for r in rows:
-        table.add_row(*[_cell(r.get(c)) for c in cols])
+        # Cells are data, not markup: "[dQw4w9WgXcQ]" in a file name must print as it is.
+        table.add_row(*[escape(_cell(r.get(c))) for c in cols])
     Console().print(table)
 
 

@@ -421,7 +421,6 @@ def playlist_status(
 def _connect() -> None:
     """Point Prefect at the long-lived server (starting it if needed); quiet its console."""
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    os.environ.setdefault("DO_NOT_TRACK", "1")  # Prefect's client telemetry: never phone home
     from flows.runtime import configure_prefect
 
     configure_prefect()
