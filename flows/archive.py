@@ -207,6 +207,25 @@ def _playlist_items(items: list[PlaylistItem]) -> list[_Item]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _fleet_download_limit() -> str | None:
+    """The global concurrency limit that holds a fleet of workers to its download slots, if set.
+
+    Checked once a run, not once a task: without the limit, the sync `concurrency()` would log a
+    warning for every download, and with it each video costs two extra API calls.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from deployments.pool import DOWNLOAD_LIMIT
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
+    except ObjectNotFound:
+        return None
+    return DOWNLOAD_LIMIT
+
+
 class _Run:
     """The state of one flow run, and the steps both flows share."""
 
@@ -338,6 +357,7 @@ class _Run:
         """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
         task = download_task.with_options(**retry_options(self.settings))
         limit = int(self.settings.max_concurrent)
+        slot_limit = _fleet_download_limit()
         done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
         in_flight = 0
         for item in self._in_order(todo, batches):
@@ -351,6 +371,7 @@ class _Run:
                 record=item.record,
                 url=item.ref.url if item.ref.video_id is None else None,
                 unavailable_reason=item.unavailable_reason,
+                slot_limit=slot_limit,
             )
             future.add_done_callback(lambda f, item=item: done.put((item, f)))
             self.task_runs += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,15 @@ def download_task(
     record: VideoMetadata | None = None,
     url: str | None = None,
     unavailable_reason: str | None = None,
+    slot_limit: str | None = None,
 ) -> DownloadResult:
     """Archive one video under its id; Unavailable becomes a recorded outcome, never a retry.
 
     Holds the video's file lock while it works, and records the outcome in the catalog before
     letting go, so a second run waiting on the lock finds the video archived and skips it.
     Transient errors propagate for Prefect to retry (after the server's Retry-After, if any).
+    With `slot_limit` (a Prefect global concurrency limit) the download also holds one of the
+    fleet's slots; the video lock is taken first, so no slot holder ever waits on a lock.
     """
     settings = Settings(output_dir=Path(output_dir))
     root = Path(settings.output_dir)
@@ -70,7 +74,8 @@ def download_task(
             get_run_logger().info("%s is already archived at %s", video_id, existing.file_path)
             sink.video_finished(existing)
             return existing
-        result = _download(video_id, quality, settings, record, url, sink)
+        with _fleet_slot(slot_limit):
+            result = _download(video_id, quality, settings, record, url, sink)
         result.flow_run_id = run_id
         result.attempts = attempt()[0]
         _record(root, result)
@@ -125,6 +130,15 @@ def _download(
         result.bytes,
     )
     return result
+
+
+def _fleet_slot(slot_limit: str | None) -> Any:
+    """A slot of the fleet-wide download limit for as long as the download runs, if there is one."""
+    if not slot_limit:
+        return contextlib.nullcontext()
+    from prefect.concurrency.sync import concurrency
+
+    return concurrency(slot_limit, occupy=1)
 
 
 def _before_retry(video_id: str, exc: Transient, sink: progress.ProgressSink) -> None:
