@@ -1,0 +1,1 @@
+"""Deployment helpers: the work pool, the pull step, subscriptions as deployments, `serve`."""

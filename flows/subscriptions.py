@@ -1,0 +1,90 @@
+"""The sync flow: archive the new videos of subscribed playlists and channels, one after another."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from deployments.pool import SYNC_FLOW_NAME
+from deployments.secrets import settings_with_api_key
+from flows.archive import archive_playlist_flow
+from ytarchive.config import QUALITIES
+from ytarchive.errors import DownloadFailed, InputError
+from ytarchive.refs import parse_playlist_ref
+
+__all__ = ["sync_subscriptions_flow", "subscription_targets"]
+
+DEFAULT_QUALITY = "best"
+
+
+def subscription_targets(urls: list[str] | None, quality: str | None) -> list[tuple[str, str]]:
+    """(url, quality) pairs to sync: the given urls, else every subscription with its own quality.
+
+    Every url and quality is checked before anything runs; a bad one is an InputError.
+    """
+    if quality is not None and quality not in QUALITIES:
+        raise InputError(f"quality: {quality!r} is not one of {', '.join(QUALITIES)}")
+    if urls is None:
+        return [(s.url, quality or s.quality or DEFAULT_QUALITY) for s in _subscriptions()]
+    return [(parse_playlist_ref(u).url, quality or DEFAULT_QUALITY) for u in urls]
+
+
+def _subscriptions() -> list[Any]:
+    from prefect.client.orchestration import get_client
+
+    from deployments.subscriptions import list_subscriptions
+
+    with get_client(sync_client=True) as client:
+        return list_subscriptions(client, with_next_run=False)
+
+
+@flow(name=SYNC_FLOW_NAME, log_prints=False)
+def sync_subscriptions_flow(urls: list[str] | None = None, quality: str | None = None) -> dict:
+    """Archive new videos of `urls` (default: every subscription), one playlist at a time.
+
+    Each playlist is an `archive_playlist_flow` subflow, which skips what the catalog already
+    holds, so a sync of a fully archived playlist downloads nothing. Playlists run one after
+    another: overlapping subscriptions then find each other's videos archived. The run ends
+    Failed when any playlist's subflow failed (that subflow is the open recovery plan).
+    """
+    logger = get_run_logger()
+    settings = settings_with_api_key()
+    targets = subscription_targets(urls, quality)
+    logger.info("Syncing %d subscription(s) into %s", len(targets), settings.output_dir)
+    rows = [_sync_one(url, q, settings) for url, q in targets]
+    _summary_artifact(rows)
+    failed = [r for r in rows if r["state"] != "COMPLETED"]
+    if failed:
+        names = ", ".join(r["url"] for r in failed)
+        raise DownloadFailed(f"{len(failed)} of {len(rows)} subscription(s) failed: {names}")
+    return {"subscriptions": len(rows), "results": rows}
+
+
+def _sync_one(url: str, quality: str, settings: Any) -> dict[str, Any]:
+    state = archive_playlist_flow(
+        url=url,
+        quality=quality,
+        output_dir=str(settings.output_dir),
+        max_concurrent=settings.max_concurrent,
+        return_state=True,
+    )
+    row: dict[str, Any] = {"url": url, "quality": quality, "state": state.type.value}
+    if state.is_completed():
+        result = state.result(raise_on_failure=False)
+        if isinstance(result, dict):
+            row.update({k: v for k, v in result.items() if isinstance(v, (int, str))})
+    else:
+        row["message"] = state.message
+    return row
+
+
+def _summary_artifact(rows: list[dict[str, Any]]) -> None:
+    lines = ["| playlist | quality | state |", "| --- | --- | --- |"]
+    lines += [f"| {r['url']} | {r['quality']} | {r['state']} |" for r in rows]
+    create_markdown_artifact(
+        key="sync-subscriptions",
+        markdown="# Subscriptions synced\n\n" + "\n".join(lines) + "\n",
+        description=f"{len(rows)} subscription(s)",
+    )
