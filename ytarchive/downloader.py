@@ -1,4 +1,4 @@
-"""yt-dlp, and only here: downloads, keyless metadata, quality -> format, progress, error classes."""
+"""yt-dlp, and only here: downloads, keyless metadata, quality -> format, progress, errors."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ _RETRY_AFTER = re.compile(r"retry[- ]after[:=\s]+(\d+(?:\.\d+)?)", re.IGNORECASE
 
 
 def classify_error(exc: BaseException) -> YTArchiveError:
-    """Translate a yt-dlp exception into ours: Unavailable (permanent), Transient or DownloadFailed."""
+    """Translate a yt-dlp exception into ours: Unavailable, Transient or DownloadFailed."""
     if isinstance(exc, YTArchiveError):
         return exc
     message = _clean_message(str(exc))

@@ -1,8 +1,8 @@
-"""Pydantic records that cross module boundaries: refs' results, metadata, playlist items, outcomes."""
+"""Pydantic records that cross module boundaries: metadata, playlists, items, outcomes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,7 +24,7 @@ Availability = Literal["available", "private", "deleted", "unavailable"]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class VideoMetadata(BaseModel):

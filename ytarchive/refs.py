@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 from urllib.parse import parse_qs, urlsplit
 
 from ytarchive.errors import InputError
@@ -81,7 +80,7 @@ class ChannelRef:
         return self.channel_id or self.handle or self.custom or self.user or self.url
 
 
-Ref = Union[VideoRef, PlaylistRef, ChannelRef]
+Ref = VideoRef | PlaylistRef | ChannelRef
 
 
 def is_video_id(text: str) -> bool:
@@ -164,7 +163,7 @@ def _youtube(parts, raw: str) -> Ref:
 
 
 def parse_playlist_ref(text: str) -> PlaylistRef | ChannelRef:
-    """A playlist or channel; a watch URL with list= counts. Anything naming one video is an InputError."""
+    """A playlist or channel (a watch URL with list= counts); one video alone is an InputError."""
     ref = parse_ref(text)
     if isinstance(ref, (PlaylistRef, ChannelRef)):
         return ref

@@ -15,9 +15,9 @@ from ytarchive.cli import commands as _commands  # noqa: E402,F401
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; our errors become one line on stderr and an exit code, never a traceback."""
-    from ytarchive.errors import YTArchiveError
-
     from typer.exceptions import Abort, TyperException
+
+    from ytarchive.errors import YTArchiveError
 
     try:
         rv = app(args=argv, prog_name="ytarchive", standalone_mode=False)

@@ -6,8 +6,9 @@ import csv
 import io
 import json
 import sys
-from enum import Enum
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any
 
 import typer
 
@@ -70,7 +71,7 @@ app.add_typer(recovery_app, name="recovery")
 app.add_typer(server_app, name="server")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -97,7 +98,7 @@ def _root(
 
 
 def settings_from_cli(**overrides: Any):
-    """Build Settings once, at the edge, with the CLI's overrides on top of env and ytarchive.toml."""
+    """Build Settings once, at the edge: the CLI's overrides over env and ytarchive.toml."""
     from pydantic import ValidationError
 
     from ytarchive.config import Settings
