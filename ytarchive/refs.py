@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from ytarchive.errors import InputError
 
@@ -121,18 +121,22 @@ def parse_ref(text: str) -> Ref:
     return VideoRef(video_id=None, url=text)
 
 
-def _youtu_be(parts, raw: str) -> Ref:
+def _query_value(query: str, name: str) -> str | None:
+    values = parse_qs(query).get(name)
+    return values[0] if values else None
+
+
+def _youtu_be(parts: SplitResult, raw: str) -> Ref:
     segment = parts.path.strip("/").split("/")[0]
     if VIDEO_ID_RE.match(segment):
         return _video(segment)
     raise InputError(f"no video id in youtu.be URL: {raw!r}")
 
 
-def _youtube(parts, raw: str) -> Ref:
-    query = parse_qs(parts.query)
+def _youtube(parts: SplitResult, raw: str) -> Ref:
     segments = [s for s in parts.path.split("/") if s]
-    video_id = (query.get("v") or [None])[0]
-    list_id = (query.get("list") or [None])[0]
+    video_id = _query_value(parts.query, "v")
+    list_id = _query_value(parts.query, "list")
     head = segments[0] if segments else ""
     if head == "watch" or (not segments and video_id):
         if video_id and VIDEO_ID_RE.match(video_id):
@@ -169,8 +173,7 @@ def parse_playlist_ref(text: str) -> PlaylistRef | ChannelRef:
         return ref
     if ref.video_id is None:  # another site's URL: yt-dlp will list it
         return PlaylistRef(playlist_id=None, url=ref.url)
-    parts = urlsplit(text.strip())
-    list_id = (parse_qs(parts.query).get("list") or [None])[0]
+    list_id = _query_value(urlsplit(text.strip()).query, "list")
     if list_id and PLAYLIST_ID_RE.match(list_id):
         return _playlist(list_id)
     raise InputError(f"names no playlist or channel: {text.strip()!r}")
