@@ -1,1 +1,236 @@
-"""Commands: storage (arrive with the issue that implements them)."""
+"""Commands: `storage list|stats|search|compact` and `sql`, read straight from the catalog.
+
+None of them imports Prefect or yt-dlp; DuckDB is imported by the catalog on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ytarchive.cli.app import (
+    FormatOption,
+    OutputFormat,
+    app,
+    emit_json,
+    render,
+    settings_from_cli,
+    storage_app,
+)
+
+OutputOption = typer.Option(
+    None, "--output", "-o", help="Archive root (default: YTARCHIVE_OUTPUT_DIR or ./downloads)."
+)
+_LIST_COLUMNS = [
+    "video_id",
+    "title",
+    "channel_title",
+    "status",
+    "reason",
+    "file_path",
+    "bytes",
+    "width",
+    "height",
+    "duration_seconds",
+    "published_at",
+    "archived_at",
+]
+_SEARCH_COLUMNS = [
+    "video_id",
+    "title",
+    "channel_title",
+    "status",
+    "file_path",
+    "duration_seconds",
+    "published_at",
+]
+_SUMMARY_KEYS = [
+    "videos",
+    "archived",
+    "unavailable",
+    "failed",
+    "pending",
+    "total_bytes",
+    "total_duration_seconds",
+]
+_CHANNEL_COLUMNS = ["channel_title", *_SUMMARY_KEYS]
+_TABLE_CHANNELS = 20
+
+
+def _catalog(output: Path | None) -> Any:
+    from ytarchive.catalog import Catalog
+
+    return Catalog(archive_root(output))
+
+
+def archive_root(output: Path | None = None) -> Path:
+    """The archive root as Settings would give it (option, then env, then ytarchive.toml),
+    without importing pydantic-settings: these commands must answer in well under a second."""
+    if output is not None:
+        return Path(output)
+    for name, value in os.environ.items():
+        if name.upper() == "YTARCHIVE_OUTPUT_DIR":
+            return Path(value)
+    toml = Path("ytarchive.toml")
+    if toml.is_file():
+        import tomllib
+
+        try:
+            configured = tomllib.loads(toml.read_text()).get("output_dir", "downloads")
+        except (OSError, ValueError):
+            configured = None
+        if not isinstance(configured, str):  # broken: let Settings say what is wrong with it
+            return Path(settings_from_cli().output_dir)
+        return Path(configured)
+    return Path("downloads")
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(text.rstrip() + "\n")
+
+
+@storage_app.command("list")
+def storage_list(
+    status: str = typer.Option(
+        None,
+        "--status",
+        "-s",
+        help="Only videos whose newest outcome is archived, unavailable or failed.",
+    ),
+    limit: int = typer.Option(100, "--limit", "-n", help="Rows to show (0: all)."),
+    offset: int = typer.Option(0, "--offset", help="Rows to skip first."),
+    output: Path = OutputOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """One row per video in the catalog (newest metadata, newest outcome), newest published first.
+
+    Example: ytarchive storage list --status failed --format json
+    """
+    if limit < 0 or offset < 0:
+        from ytarchive.errors import InputError
+
+        raise InputError("--limit and --offset must not be negative")
+    catalog = _catalog(output)
+    rows = catalog.list_videos(status=status, limit=limit or None, offset=offset)
+    if fmt is OutputFormat.json:
+        emit_json(rows)
+    else:
+        render(_for_table(rows, fmt), fmt, columns=_LIST_COLUMNS, title="Videos")
+    if fmt is OutputFormat.table and limit and len(rows) == limit:
+        _note(
+            f"Showing rows {offset + 1}-{offset + len(rows)}; --offset {offset + limit} for more."
+        )
+    elif fmt is OutputFormat.table and not rows and not offset:
+        _note("The catalog has no videos yet.")
+
+
+@storage_app.command("stats")
+def storage_stats(
+    output: Path = OutputOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Counts per status, total bytes and duration archived, and the same per channel.
+
+    Example: ytarchive storage stats --format json
+    """
+    stats = _catalog(output).stats()
+    if fmt is OutputFormat.json:
+        emit_json(stats)
+        return
+    channels = stats["channels"]
+    if fmt is OutputFormat.csv:
+        total = {"channel_title": "(all)", **{k: stats[k] for k in _SUMMARY_KEYS}}
+        render([total, *channels], fmt, columns=_CHANNEL_COLUMNS)
+        return
+    summary = [{"metric": k, "value": stats[k]} for k in _SUMMARY_KEYS]
+    render(summary, fmt, columns=["metric", "value"], title="Archive")
+    if channels:
+        render(channels[:_TABLE_CHANNELS], fmt, columns=_CHANNEL_COLUMNS, title="Per channel")
+        if len(channels) > _TABLE_CHANNELS:
+            _note(f"{len(channels) - _TABLE_CHANNELS} more channels: --format json or csv.")
+
+
+@storage_app.command("search")
+def storage_search(
+    query: list[str] = typer.Argument(..., help="Words that must all appear (any case)."),
+    limit: int = typer.Option(50, "--limit", "-n", help="Most results to show."),
+    output: Path = OutputOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Videos whose title, description, tags or channel hold every word; title matches first.
+
+    Example: ytarchive storage search "piano sonata" --limit 10
+    """
+    rows = _catalog(output).search(" ".join(query), limit=limit)
+    if fmt is OutputFormat.json:
+        emit_json(rows)
+    else:
+        render(_for_table(rows, fmt), fmt, columns=_SEARCH_COLUMNS, title="Matches")
+    if fmt is OutputFormat.table and not rows:
+        _note("No video matches every word.")
+
+
+@storage_app.command("compact")
+def storage_compact(
+    output: Path = OutputOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Merge each catalog table into one file and rebuild the search index.
+
+    Safe while downloads run. Small merges also happen on their own as files pile up; this
+    forces a full one.
+
+    Example: ytarchive storage compact
+    """
+    merged = _catalog(output).compact()
+    rows = [{"table": t, "files_merged": n} for t, n in merged.items()]
+    if fmt is OutputFormat.json:
+        emit_json(merged)
+    else:
+        render(rows, fmt, columns=["table", "files_merged"], title="Compacted")
+
+
+@app.command("sql")
+def sql(
+    statement: str = typer.Argument(..., help="One read-only SELECT statement."),
+    output: Path = OutputOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Run a read-only SQL query over the catalog's views (DuckDB dialect).
+
+    Views: videos, downloads, playlists, playlist_items (newest record per id), video_snapshots,
+    download_history, playlist_snapshots (every record), archive (one row per video: newest
+    metadata with newest outcome). Anything that would change something is refused (exit 2).
+
+    Example: ytarchive sql "SELECT channel_title, count(*) FROM videos GROUP BY 1 ORDER BY 2 DESC"
+    """
+    columns, rows = _catalog(output).sql(statement)
+    names = _unique(columns)
+    found = [dict(zip(names, row, strict=True)) for row in rows]
+    render(_for_table(found, fmt), fmt, columns=names)
+
+
+def _for_table(rows: list[dict[str, Any]], fmt: OutputFormat) -> list[dict[str, Any]]:
+    """In a table, times read better without seconds and time zone (they are UTC)."""
+    if fmt is not OutputFormat.table:
+        return rows
+    return [{k: _short(v) for k, v in row.items()} for row in rows]
+
+
+def _short(value: Any) -> Any:
+    if hasattr(value, "strftime") and hasattr(value, "hour"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def _unique(columns: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in columns:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out

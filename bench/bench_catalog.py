@@ -1,0 +1,484 @@
+"""Benchmark the catalog: build a synthetic archive, compact it, time the read paths, print figures.
+
+    uv run python bench/bench_catalog.py [--videos 1000000] [--root DIR] [--keep]
+
+What it prints (all measured here, nothing assumed):
+  - write: records/s through Catalog.record_* in batches, single-record write latency,
+    full compaction time and its peak memory, catalog size on disk (MB, per table);
+  - in-process query times (median of repeated runs, each through a fresh Catalog, so the
+    listing and DuckDB connection set-up are included) and each query kind's peak memory (its
+    own subprocess, RSS high-water mark) for: storage stats, the first page of storage list,
+    storage search (a mix of rare and common words, 1-3 words), settled_ids / latest_outcomes
+    for 300 ids, and a `sql` aggregate; first right after a full compaction, then again with a
+    tail of recent writes that no compaction has folded in yet;
+  - whole CLI runs (process start to exit) of `ytarchive storage ...` on a 10,000-video archive
+    and on the big one.
+The synthetic text is shaped like real metadata: Zipf-distributed words over a 50,000-word
+vocabulary, 4-10 word titles, 20-120 word descriptions with numbers and links, 3-8 tags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BATCH = 10_000
+SEARCHES = [
+    "{rare}",
+    "{mid}",
+    "{common}",
+    "{mid} {mid2}",
+    "{common} {rare}",
+    "{mid} {common} {common2}",
+    "{channel}",
+    "{tag}",
+]
+
+
+# -- synthetic data ---------------------------------------------------------------------------
+
+
+class Words:
+    """A Zipf-distributed vocabulary of pronounceable made-up words."""
+
+    def __init__(self, rng: random.Random, size: int = 50_000) -> None:
+        syll = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["th", "sh", "qu", "ng"]
+        seen: set[str] = set()
+        while len(seen) < size:
+            seen.add("".join(rng.choice(syll) for _ in range(rng.randint(1, 4))))
+        self.words = sorted(seen, key=lambda w: (len(w), w))
+        rng.shuffle(self.words)
+        self.cum = list(accumulate(1.0 / (i + 1) ** 1.05 for i in range(size)))
+        self.rng = rng
+
+    def pick(self, k: int) -> list[str]:
+        return self.rng.choices(self.words, cum_weights=self.cum, k=k)
+
+    def at_rank(self, rank: int) -> str:
+        return self.words[rank]
+
+
+def _text(words: Words, rng: random.Random, lo: int, hi: int) -> str:
+    out = words.pick(rng.randint(lo, hi))
+    for i in range(0, len(out), 15):
+        roll = rng.random()
+        if roll < 0.2:
+            out[i] = str(rng.randint(0, 99_999))
+        elif roll < 0.25:
+            out[i] = f"https://example.com/{rng.choice(out)}/{rng.randint(0, 10**6)}"
+    return " ".join(out)
+
+
+def make_videos(n: int, seed: int = 7) -> tuple[Words, list[str], list[str]]:
+    """The vocabulary, channel names and tag names used for n videos."""
+    rng = random.Random(seed)
+    words = Words(rng)
+    channels = [" ".join(w.capitalize() for w in words.pick(2)) for _ in range(max(10, n // 50))]
+    tags = [" ".join(words.pick(rng.randint(1, 2))) for _ in range(5000)]
+    return words, channels, tags
+
+
+def video_id(i: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    out = []
+    x = i * 2654435761 % (64**11)
+    for _ in range(11):
+        out.append(alphabet[x % 64])
+        x //= 64
+    return "".join(out)
+
+
+def build(root: Path, n: int, quiet: bool = False) -> dict:
+    """Write n videos (metadata, outcomes, some history, playlists) through the public API."""
+    from ytarchive.catalog import Catalog
+    from ytarchive.models import DownloadResult, PlaylistInfo, PlaylistItem, VideoMetadata
+
+    rng = random.Random(11)
+    words, channels, tags = make_videos(n)
+    chan_cum = list(accumulate(1.0 / (i + 1) for i in range(len(channels))))
+    catalog = Catalog(root)
+    epoch = datetime(2010, 1, 1, tzinfo=UTC)
+    start = time.perf_counter()
+    rows = 0
+    for lo in range(0, n, BATCH):
+        metas, outcomes = [], []
+        for i in range(lo, min(n, lo + BATCH)):
+            vid = video_id(i)
+            ch = rng.choices(range(len(channels)), cum_weights=chan_cum)[0]
+            fetched = epoch + timedelta(days=5000, seconds=i)
+            metas.append(
+                VideoMetadata.model_construct(
+                    video_id=vid,
+                    title=" ".join(w.capitalize() for w in words.pick(rng.randint(4, 10))),
+                    description=_text(words, rng, 20, 120),
+                    channel_id=f"UC{ch:022d}",
+                    channel_title=channels[ch],
+                    published_at=epoch + timedelta(seconds=rng.randint(0, 15 * 365 * 86400)),
+                    duration_seconds=rng.randint(30, 3 * 3600),
+                    view_count=rng.randint(0, 10**7),
+                    like_count=rng.randint(0, 10**5),
+                    comment_count=rng.randint(0, 10**4),
+                    tags=rng.sample(tags, rng.randint(3, 8)),
+                    category_id=str(rng.randint(1, 30)),
+                    thumbnail_url=f"https://i.ytimg.com/vi/{vid}/hqdefault.jpg",
+                    source="youtube_api",
+                    fetched_at=fetched,
+                    webpage_url=None,
+                    availability="available",
+                    unavailable_reason=None,
+                )
+            )
+            roll = rng.random()
+            when = fetched + timedelta(minutes=5)
+            if roll < 0.08:  # an earlier failure, then the real outcome
+                outcomes.append(_outcome(DownloadResult, vid, "failed", when - timedelta(hours=1)))
+            status = "archived" if roll < 0.85 else ("unavailable" if roll < 0.95 else "failed")
+            outcomes.append(_outcome(DownloadResult, vid, status, when, rng))
+            if roll > 0.97:  # a later metadata snapshot (views went up)
+                metas.append(
+                    metas[-1].model_copy(
+                        update={"view_count": 10**7 + i, "fetched_at": fetched + timedelta(days=30)}
+                    )
+                )
+        catalog.record_metadata(metas)
+        catalog.record_outcomes(outcomes)
+        rows += len(metas) + len(outcomes)
+        if not quiet and lo // BATCH % 10 == 0:
+            print(f"  wrote {lo + BATCH:,} videos", file=sys.stderr)
+    n_playlists = max(1, n // 1000)
+    for p in range(n_playlists):
+        items = [
+            PlaylistItem(playlist_id=f"PL{p:08d}", position=j, video_id=video_id(rng.randrange(n)))
+            for j in range(min(200, n))
+        ]
+        info = PlaylistInfo(
+            playlist_id=f"PL{p:08d}",
+            title=" ".join(words.pick(3)),
+            item_count=len(items),
+            source="youtube_api",
+        )
+        catalog.record_playlist(info, items)
+    write_s = time.perf_counter() - start
+    return {
+        "rows": rows,
+        "write_seconds": write_s,
+        "words": words,
+        "channels": channels,
+        "tags": tags,
+    }
+
+
+def _outcome(cls, vid: str, status: str, when: datetime, rng: random.Random | None = None):
+    if status == "archived":
+        assert rng is not None
+        height = rng.choice([360, 480, 720, 1080])
+        return cls(
+            video_id=vid,
+            status=status,
+            file_path=f"videos/Some title [{vid}].mp4",
+            bytes=rng.randint(5, 500) * 1_000_000,
+            width=height * 16 // 9,
+            height=height,
+            format="mp4",
+            quality="best",
+            flow_run_id="bench",
+            recorded_at=when,
+        )
+    reason = "Private video" if status == "unavailable" else "HTTP Error 500"
+    return cls(video_id=vid, status=status, reason=reason, flow_run_id="bench", recorded_at=when)
+
+
+def add_tail(root: Path, n: int, count: int, files: int) -> None:
+    """Recent writes no compaction has folded in: new videos and new outcomes for old ones."""
+    from ytarchive.catalog import Catalog
+    from ytarchive.models import DownloadResult, VideoMetadata
+
+    rng = random.Random(5)
+    words, channels, _ = make_videos(n)
+    catalog = Catalog(root)
+    per = max(1, count // files)
+    for f in range(files):
+        metas, outcomes = [], []
+        for k in range(per):
+            i = n + f * per + k if k % 2 else rng.randrange(n)
+            vid = video_id(i)
+            if k % 2:
+                metas.append(
+                    VideoMetadata(
+                        video_id=vid,
+                        title=" ".join(words.pick(6)),
+                        description=_text(words, rng, 20, 120),
+                        channel_title=rng.choice(channels),
+                        source="yt_dlp",
+                    )
+                )
+            outcomes.append(_outcome(DownloadResult, vid, "archived", datetime.now(UTC), rng))
+        catalog.record_metadata(metas)
+        catalog.record_outcomes(outcomes)
+
+
+def disk_mb(path: Path) -> dict:
+    sizes: dict[str, float] = {}
+    for p in path.rglob("*"):
+        if p.is_file():
+            part = p.relative_to(path).parts[0]
+            sizes[part] = sizes.get(part, 0) + p.stat().st_size / 1e6
+    sizes["total"] = sum(sizes.values())
+    return {k: round(v, 1) for k, v in sizes.items()}
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def queries(root: Path, n: int) -> dict[str, list[tuple[str, tuple]]]:
+    words, channels, tags = make_videos(n)
+    fill = {
+        "rare": words.at_rank(20_000),
+        "mid": words.at_rank(800),
+        "mid2": words.at_rank(1500),
+        "common": words.at_rank(20),
+        "common2": words.at_rank(60),
+        "channel": channels[3].split()[0],
+        "tag": tags[10].split()[0],
+    }
+    rng = random.Random(3)
+    ids = [video_id(rng.randrange(n)) for _ in range(300)]
+    return {
+        "stats": [("stats", ())],
+        "list_first_page": [("list_videos", (None, 50, 0))],
+        "list_failed_page": [("list_videos", ("failed", 50, 0))],
+        "search": [("search", (q.format(**fill), 50)) for q in SEARCHES],
+        "settled_ids_300": [("settled_ids", (ids,))],
+        "latest_outcomes_300": [("latest_outcomes", (ids,))],
+        "sql_group_by": [
+            ("sql", ("SELECT status, count(*), sum(bytes) FROM downloads GROUP BY 1",))
+        ],
+    }
+
+
+def measure_kind(root: Path, n: int, kind: str, repeat: int) -> dict:
+    """Run one kind of query `repeat` times per variant (fresh Catalog each); times in ms.
+
+    Wall time is what the issue's targets are about; CPU time (this process, all DuckDB
+    threads) is printed beside it because on a shared machine wall time also counts the time
+    other processes held the CPU.
+    """
+    _reset_peak_rss()
+    from ytarchive.catalog import Catalog
+
+    times: list[float] = []
+    cpu: list[float] = []
+    per_query = {}
+    for method, args in queries(root, n)[kind]:
+        getattr(Catalog(root), method)(*args)  # warm the page cache and the imports
+        mine = []
+        for _ in range(repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = getattr(Catalog(root), method)(*args)
+            mine.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+        times += mine
+        size = len(result) if hasattr(result, "__len__") else None
+        per_query[str(args[0]) if args else method] = {
+            "median_ms": round(statistics.median(mine), 1),
+            "results": size,
+        }
+    return {
+        "median_ms": round(statistics.median(times), 1),
+        "median_cpu_ms": round(statistics.median(cpu), 1),
+        "p90_ms": round(sorted(times)[int(0.9 * (len(times) - 1))], 1),
+        "peak_rss_mb": _peak_rss_mb(),
+        "queries": per_query if len(per_query) > 1 else None,
+    }
+
+
+def _reset_peak_rss() -> None:
+    """Forget the high-water mark this process inherited (a forked child starts with its
+    parent's); Linux resets VmHWM when 5 is written to clear_refs."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measure_all(root: Path, n: int, repeat: int) -> dict:
+    out = {}
+    for kind in queries(root, n):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                kind,
+                "--root",
+                str(root),
+                "--videos",
+                str(n),
+                "--repeat",
+                str(repeat),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode:
+            raise SystemExit(f"measuring {kind} failed:\n{proc.stderr}")
+        out[kind] = json.loads(proc.stdout)
+    return out
+
+
+def cli_runs(root: Path, repeat: int = 5, bytecode_cache: bool = True) -> dict:
+    """Whole runs of the console command, process start to exit. With bytecode_cache (the
+    normal case) Python reuses the .pyc files the first run wrote; without, as under
+    PYTHONDONTWRITEBYTECODE=1 with no .pyc files, every start compiles every module again."""
+    env = {**os.environ, "YTARCHIVE_OUTPUT_DIR": str(root), "COLUMNS": "160"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not bytecode_cache:  # an empty cache that nothing may write to
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="ytarchive-nopyc-")
+    commands = {
+        "storage stats": ["storage", "stats"],
+        "storage list": ["storage", "list", "--limit", "50"],
+        "storage search": ["storage", "search", "music", "live"],
+        "storage stats --format json": ["storage", "stats", "--format", "json"],
+    }
+    out = {}
+    for name, args in commands.items():
+        wall, cpu = [], []
+        for _ in range(repeat + 1):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "ytarchive", *args],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wall.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out[name] = {
+            "median_wall_s": round(statistics.median(wall[1:]), 3),
+            "median_cpu_s": round(statistics.median(cpu[1:]), 3),
+        }
+    return out
+
+
+def timed_compact(root: Path) -> dict:
+    code = (
+        "import json, sys, time; from pathlib import Path;"
+        f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
+        "import bench_catalog as b; b._reset_peak_rss(); from ytarchive.catalog import Catalog;"
+        "t = time.perf_counter(); r = Catalog(Path(sys.argv[1])).compact();"
+        "print(json.dumps({'seconds': round(time.perf_counter() - t, 1), 'merged': r,"
+        "'peak_rss_mb': b._peak_rss_mb()}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True
+    )
+    return json.loads(proc.stdout)
+
+
+def single_writes(root: Path, count: int = 200) -> dict:
+    from ytarchive.catalog import Catalog
+    from ytarchive.models import DownloadResult
+
+    times = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        Catalog(root).record_outcomes([DownloadResult(video_id=f"single{i}", status="failed")])
+        times.append((time.perf_counter() - t0) * 1000)
+    return {
+        "median_ms": round(statistics.median(times), 2),
+        "max_ms (includes automatic merges)": round(max(times), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=1_000_000)
+    parser.add_argument(
+        "--root", type=Path, default=None, help="Archive root (default: a temp dir)"
+    )
+    parser.add_argument("--keep", action="store_true", help="Keep the archive afterwards")
+    parser.add_argument("--reuse", action="store_true", help="Use the catalog already at --root")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure_kind(args.root, args.videos, args.measure, args.repeat)))
+        return
+    root = args.root or Path(tempfile.mkdtemp(prefix="ytarchive-bench-"))
+    try:
+        report = run(root, args.videos, args.repeat, reuse=args.reuse)
+    finally:
+        if not args.keep and args.root is None:
+            shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+
+
+def run(root: Path, n: int, repeat: int, reuse: bool = False) -> dict:
+    report: dict = {"videos": n, "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
+    print(f"building {n:,} videos under {root}", file=sys.stderr)
+    if not reuse:
+        built = build(root, n)
+        report["write"] = {
+            "rows": built["rows"],
+            "seconds": round(built["write_seconds"], 1),
+            "rows_per_s": round(built["rows"] / built["write_seconds"]),
+            "note": "batches of 10,000; includes the merges and full compactions they triggered",
+        }
+        report["compaction_after_build"] = timed_compact(root)
+    report["disk_mb"] = disk_mb(root / "catalog")
+    print("measuring queries (compacted)", file=sys.stderr)
+    report["queries_compacted"] = measure_all(root, n, repeat)
+    print("whole CLI runs", file=sys.stderr)
+    report["cli_runs_1M"] = cli_runs(root)
+    small = root.parent / (root.name + "-10k")
+    shutil.rmtree(small, ignore_errors=True)
+    build(small, 10_000, quiet=True)
+    report["cli_runs_10k_uncompacted"] = cli_runs(small)
+    Catalog = __import__("ytarchive.catalog", fromlist=["Catalog"]).Catalog
+    Catalog(small).compact()
+    report["cli_runs_10k"] = cli_runs(small)
+    report["cli_runs_10k_without_bytecode_cache"] = cli_runs(small, bytecode_cache=False)
+    report["single_record_writes"] = single_writes(small)
+    shutil.rmtree(small, ignore_errors=True)
+    print("adding a tail of recent writes", file=sys.stderr)
+    add_tail(root, n, count=20_000, files=40)
+    report["queries_with_tail_of_20k_rows_in_40_files"] = measure_all(root, n, repeat)
+    print("a full compaction of everything, tail included", file=sys.stderr)
+    report["full_compaction"] = timed_compact(root)
+    report["disk_mb_after"] = disk_mb(root / "catalog")
+    report["load_avg_end"] = os.getloadavg()
+    return report
+
+
+if __name__ == "__main__":
+    main()
