@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_no_partials, video_files
 from ytarchive.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,18 +51,6 @@ def _wait_for(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
-
-def _files(root: Path) -> list[Path]:
-    folder = root / "videos"
-    return sorted(folder.iterdir()) if folder.is_dir() else []
-
-
-def _no_partials(root: Path) -> None:
-    partial = [p for p in root.rglob("*") if p.suffix in (".part", ".ytdl") or ".temp." in p.name]
-    assert partial == []
-    tmp = root / ".tmp"
-    assert not tmp.exists() or list(tmp.iterdir()) == []
 
 
 # -- bad input: exit 2, one line, nothing written, no Prefect ---------------------------------
@@ -212,7 +201,7 @@ def test_run_killed_mid_way_then_rerun_archives_each_video_once(cli_env) -> None
     root = cli_env.output_dir
     first = _spawn("download", *ids, "-q", "720p", "-j", "2")
     try:
-        _wait_for(lambda: len(_files(root)) >= 2, 90, "two videos archived")
+        _wait_for(lambda: len(video_files(root)) >= 2, 90, "two videos archived")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
@@ -228,11 +217,11 @@ def test_run_killed_mid_way_then_rerun_archives_each_video_once(cli_env) -> None
     assert second.returncode == 0, err
     summary = json.loads(out)
     assert summary["archived"] == len(ids) and summary["failed"] == 0
-    names = [p.name for p in _files(root)]
+    names = [p.name for p in video_files(root)]
     assert sorted(n.rsplit("[", 1)[1].split("]")[0] for n in names) == sorted(ids)
     for video_id in done_before:  # what the killed run finished was not fetched again
         assert bed.media.request_count(video_id) == 0
-    _no_partials(root)
+    assert_no_partials(root)
 
 
 @pytest.mark.slow
@@ -246,10 +235,10 @@ def test_watch_archives_appended_lines_skips_bad_ones_and_stops_on_ctrl_c(
     root = cli_env.output_dir
     proc = _spawn("download", "--watch", str(watched), "-q", "360p")
     try:
-        _wait_for(lambda: len(_files(root)) == 1, 90, "the first line archived")
+        _wait_for(lambda: len(video_files(root)) == 1, 90, "the first line archived")
         with watched.open("a") as handle:
             handle.write("not a url\n" + second + "\n")
-        _wait_for(lambda: len(_files(root)) == 2, 60, "the appended line archived")
+        _wait_for(lambda: len(video_files(root)) == 2, 60, "the appended line archived")
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)

@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_cli as ytarchive
 from ytarchive.cli import main
 from ytarchive.models import DownloadResult
 
 ROOT = Path(__file__).resolve().parents[2]
 VID_A, VID_B = "recoveryAA1", "recoveryBB2"
-
-
-def ytarchive(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ytarchive", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -6,24 +6,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_cli as ytarchive
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "AIzaSy-not-a-real-key-0123456789"
-
-
-def ytarchive(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ytarchive", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-    )
 
 
 def _env(tmp_path: Path, **extra: str | None) -> dict[str, str]:

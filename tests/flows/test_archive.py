@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from tests.helpers import assert_no_partials, video_files
 from tests.testbed.media import probe
 
 pytestmark = pytest.mark.slow
@@ -64,18 +65,6 @@ def _outcomes(root: Path, ids: list[str]) -> dict[str, Any]:
     return Catalog(root).latest_outcomes(ids)
 
 
-def _video_files(root: Path) -> list[Path]:
-    folder = root / "videos"
-    return sorted(folder.iterdir()) if folder.is_dir() else []
-
-
-def _no_partials(root: Path) -> None:
-    partial = [p for p in root.rglob("*") if p.suffix in (".part", ".ytdl") or ".temp." in p.name]
-    assert partial == []
-    tmp = root / ".tmp"
-    assert not tmp.exists() or list(tmp.iterdir()) == []
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -90,7 +79,7 @@ def test_one_video_end_to_end(env) -> None:
     assert (summary["archived"], summary["downloaded"], summary["failed"]) == (1, 1, 0)
     assert summary["flow_run_name"] == f"videos-{video.video_id}"
     root = env.output_dir
-    [path] = _video_files(root)
+    [path] = video_files(root)
     assert path.name == f"One video [{video.video_id}].mp4"
     assert json.loads((root / "metadata" / f"{video.video_id}.json").read_text())["title"] == (
         "One video"
@@ -100,7 +89,7 @@ def test_one_video_end_to_end(env) -> None:
     assert result.status == "archived" and result.file_path == f"videos/{path.name}"
     assert result.flow_run_id == summary["flow_run_id"]
     assert "archived" in (root / "logs" / "ytarchive.log").read_text()
-    _no_partials(root)
+    assert_no_partials(root)
 
 
 def test_playlist_of_30_with_private_deleted_and_flaky_videos(env) -> None:
@@ -128,7 +117,7 @@ def test_playlist_of_30_with_private_deleted_and_flaky_videos(env) -> None:
     # the quota floor: one playlistItems page and one videos.list call
     assert _units(bed) == 2
     assert summary["quota_units"] == 2
-    files = _video_files(env.output_dir)
+    files = video_files(env.output_dir)
     assert len(files) == 28
     for path in files:
         info = probe(path)
@@ -140,7 +129,7 @@ def test_playlist_of_30_with_private_deleted_and_flaky_videos(env) -> None:
     assert {outcomes[v].attempts for v in flaky} == {3}
     for video_id in flaky:
         assert bed.media.manifest_requests(video_id) == 3  # two 500s, then the download
-    _no_partials(env.output_dir)
+    assert_no_partials(env.output_dir)
 
 
 def test_rerun_of_an_archived_playlist_downloads_nothing(env) -> None:
@@ -182,7 +171,7 @@ def test_video_failing_past_its_retries_fails_the_run_in_prefect(env, monkeypatc
     states = {t.name.split(" ")[0]: t.state_type.value for t in _task_runs(summary["flow_run_id"])}
     assert states[f"download-{bad.video_id}"] == "FAILED"
     assert states[f"download-{good.video_id}"] == "COMPLETED"
-    _no_partials(env.output_dir)
+    assert_no_partials(env.output_dir)
 
 
 def test_unavailable_is_recorded_and_never_retried(env) -> None:
@@ -271,7 +260,7 @@ def test_overlapping_runs_download_each_video_once(env) -> None:
     assert [s.is_completed() for s in results] == [True, True]
     for video_id in ids:
         assert bed.media.manifest_requests(video_id) == 1, video_id
-    assert len(_video_files(env.output_dir)) == 3
+    assert len(video_files(env.output_dir)) == 3
     summaries = [s.result() for s in results]
     assert sum(s["archived"] for s in summaries) == 6  # both runs report all three archived
 
@@ -288,7 +277,7 @@ def test_metadata_only_writes_records_and_no_media(env) -> None:
     assert bed.media.request_count() == 0
     for video_id in playlist.video_ids:
         assert (env.output_dir / "metadata" / f"{video_id}.json").is_file()
-    assert _video_files(env.output_dir) == []
+    assert video_files(env.output_dir) == []
 
 
 def test_playlist_url_among_videos_runs_as_a_subflow(env) -> None:
@@ -305,7 +294,7 @@ def test_playlist_url_among_videos_runs_as_a_subflow(env) -> None:
     summary = state.result()
     assert summary["archived"] == 3
     assert summary["subflows"][0]["flow_run_name"] == f"playlist-{playlist.playlist_id}"
-    assert len(_video_files(env.output_dir)) == 3
+    assert len(video_files(env.output_dir)) == 3
     with _client() as client:
         run = client.read_flow_run(UUID(summary["flow_run_id"]))
     assert run.parameters["recovery_of"] == "00000000-0000-0000-0000-000000000000"
@@ -322,7 +311,7 @@ def test_a_non_youtube_url_is_keyed_by_extractor_and_id(env) -> None:
     assert row["status"] == "archived"
     assert row["video_id"].startswith("generic:manifest-")
     assert summary["quota_units"] == 0  # yt-dlp metadata, not the Data API
-    [path] = _video_files(env.output_dir)
+    [path] = video_files(env.output_dir)
     assert path.name.endswith(f"[{row['video_id'].replace(':', '_')}].mp4")
     record = json.loads(next((env.output_dir / "metadata").iterdir()).read_text())
     assert record["video_id"] == row["video_id"] and record["webpage_url"] == url

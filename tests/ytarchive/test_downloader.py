@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_no_partials
 from tests.testbed.media import probe
 from ytarchive.config import Settings
 from ytarchive.downloader import (
@@ -54,13 +55,6 @@ def _settings(env) -> Settings:
     return Settings()
 
 
-def _no_partials(root: Path) -> None:
-    leftovers = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".part", ".ytdl")]
-    assert leftovers == []
-    tmp = root / ".tmp"
-    assert not tmp.exists() or not any(tmp.iterdir())
-
-
 @pytest.mark.slow
 def test_720p_is_1280x720_with_audio_named_after_title_and_id(ytarchive_env) -> None:
     video = ytarchive_env.testbed.lib.add_video(title="A clip: the [best] one")
@@ -78,7 +72,7 @@ def test_720p_is_1280x720_with_audio_named_after_title_and_id(ytarchive_env) -> 
     assert (result.width, result.height, result.bytes) == (1280, 720, path.stat().st_size)
     assert events and events[-1].status == "finished"
     assert events[-1].downloaded_bytes == result.bytes
-    _no_partials(root)
+    assert_no_partials(root)
 
 
 @pytest.mark.slow
@@ -110,7 +104,7 @@ def test_private_and_deleted_are_unavailable(ytarchive_env, privacy: str) -> Non
     video = ytarchive_env.testbed.lib.add_video(privacy=privacy)
     with pytest.raises(Unavailable):
         download_video(video.video_id, _settings(ytarchive_env), "720p")
-    _no_partials(ytarchive_env.output_dir)
+    assert_no_partials(ytarchive_env.output_dir)
     assert not (ytarchive_env.output_dir / "videos").exists()
 
 
@@ -122,7 +116,7 @@ def test_http_500_on_the_manifest_is_transient(ytarchive_env) -> None:
     with pytest.raises(Transient) as info:
         download_video(video.video_id, _settings(ytarchive_env), "720p")
     assert "500" in str(info.value) and "caused by" not in str(info.value)
-    _no_partials(ytarchive_env.output_dir)
+    assert_no_partials(ytarchive_env.output_dir)
     # the fault was once: the next attempt (Prefect's retry) succeeds
     assert download_video(video.video_id, _settings(ytarchive_env), "720p").status == "archived"
 
@@ -174,7 +168,7 @@ def test_a_killed_download_leaves_temp_that_the_next_one_resumes(ytarchive_env) 
     result = download_video(video.video_id, settings, "720p")
     assert (ytarchive_env.output_dir / result.file_path).is_file()
     assert bed.media.media_requests(video.video_id) == 0  # nothing fetched again
-    _no_partials(ytarchive_env.output_dir)
+    assert_no_partials(ytarchive_env.output_dir)
 
 
 @pytest.mark.slow

@@ -25,20 +25,6 @@ from ytarchive.cli.app import (
 OutputOption = typer.Option(
     None, "--output", "-o", help="Archive root (default: YTARCHIVE_OUTPUT_DIR or ./downloads)."
 )
-_LIST_COLUMNS = [
-    "video_id",
-    "title",
-    "channel_title",
-    "status",
-    "reason",
-    "file_path",
-    "bytes",
-    "width",
-    "height",
-    "duration_seconds",
-    "published_at",
-    "archived_at",
-]
 _SEARCH_COLUMNS = [
     "video_id",
     "title",
@@ -119,7 +105,9 @@ def storage_list(
     if fmt is OutputFormat.json:
         emit_json(rows)
     else:
-        render(_for_table(rows, fmt), fmt, columns=_LIST_COLUMNS, title="Videos")
+        from ytarchive.catalog import LIST_COLUMNS
+
+        render(_for_table(rows, fmt), fmt, columns=LIST_COLUMNS, title="Videos")
     if fmt is OutputFormat.table and limit and len(rows) == limit:
         _note(
             f"Showing rows {offset + 1}-{offset + len(rows)}; --offset {offset + limit} for more."

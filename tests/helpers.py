@@ -1,0 +1,37 @@
+"""Small helpers the tests share: run the real CLI, look at what an archive holds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ytarchive ARGS` in a subprocess, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "ytarchive", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def video_files(root: Path) -> list[Path]:
+    """The media files under <archive>/videos, sorted."""
+    folder = root / "videos"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def assert_no_partials(root: Path) -> None:
+    """No .part/.ytdl/temp file anywhere in the archive, and no download left in .tmp/."""
+    partial = [p for p in root.rglob("*") if p.suffix in (".part", ".ytdl") or ".temp." in p.name]
+    assert partial == []
+    tmp = root / ".tmp"
+    assert not tmp.exists() or list(tmp.iterdir()) == []
