@@ -1,6 +1,6 @@
 """The catalog: append-only Parquet tables under <root>/catalog, read through DuckDB views.
 
-Layout (see README.md, "The catalog"): ``catalog/<table>/<kind>-<time_ns>-<pid>-<rand>.parquet``, kind
+Layout (README.md, "The catalog"): ``catalog/<table>/<kind>-<time_ns>-<pid>-<rand>.parquet``, kind
 ``batch`` (one per write call), ``merged`` (small files merged) or ``base`` (a full compaction).
 Every file is written whole under a temporary name and renamed, so no reader ever sees a torn file
 and any number of processes write at once without a lock. A compacted file names the files it
