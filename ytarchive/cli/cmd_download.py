@@ -424,6 +424,21 @@ def _connect() -> None:
     from flows.runtime import configure_prefect
 
     configure_prefect()
+    _quiet_prefect_console()
+
+
+def _quiet_prefect_console() -> None:
+    """Our view reports the run; Prefect's console handlers stay silent even when Prefect's
+    logging was set up before this command (the env default above only acts on a fresh import)."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL)
 
 
 def _load_flows() -> Any:
