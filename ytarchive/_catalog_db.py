@@ -1,0 +1,171 @@
+"""The catalog's DuckDB and PyArrow access: lazy imports, shared and sandboxed connections."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from ytarchive._catalog_files import _Derived
+from ytarchive._catalog_schema import COLUMNS, COMPACT_MEMORY, LATEST, TMP_PREFIX
+from ytarchive._catalog_sql import _lit, _q
+from ytarchive.errors import CatalogError
+
+_duckdb_module: Any = None
+
+
+# -- outside libraries, imported on first use ------------------------------------------------
+
+
+def _duckdb() -> Any:
+    global _duckdb_module
+    if _duckdb_module is None:
+        import duckdb
+
+        _duckdb_module = duckdb
+    return _duckdb_module
+
+
+def _arrow() -> tuple[Any, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pa, pq
+
+
+def _arrow_schema(table: str) -> Any:
+    pa, _ = _arrow()
+    kinds = {
+        "str": pa.string(),
+        "int": pa.int64(),
+        "ts": pa.timestamp("us", tz="UTC"),
+        "bool": pa.bool_(),
+        "strlist": pa.list_(pa.string()),
+    }
+    fields = [pa.field(n, kinds[k]) for n, k in COLUMNS[table]]
+    return pa.schema([*fields, pa.field(LATEST, pa.bool_())])
+
+
+@contextlib.contextmanager
+def _compact_connection(catalog_dir: Path) -> Iterator[Any]:
+    spill = catalog_dir / f"{TMP_PREFIX}duckdb-{os.getpid()}-{secrets.token_hex(4)}"
+    con = _connect()
+    try:
+        con.execute(f"SET memory_limit = {_lit(COMPACT_MEMORY)}")
+        con.execute(f"SET temp_directory = {_lit(str(spill))}")
+        con.execute("SET preserve_insertion_order = true")
+        yield con
+    except _duckdb().Error as exc:
+        raise CatalogError(f"compaction failed: {_first_line(exc)}") from exc
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+_shared: Any = None
+
+
+_shared_lock = threading.Lock()
+
+
+def _cursor() -> Any:
+    """A connection of the process's one in-memory DuckDB (opening a database costs ~30 ms;
+    a cursor of it costs well under one). Temporary tables are per cursor."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared[0] != os.getpid():  # not one inherited through fork
+            _shared = (os.getpid(), _connect())
+        return _shared[1].cursor()
+
+
+_CONFIG = {
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+}
+
+
+_attached: set[tuple[int, str]] = set()
+
+
+def _attach(con: Any, derived: _Derived, own_database: bool) -> bool:
+    """Attach the derived database read-only (once per process: ATTACH is per database, and the
+    shared one is). False when it cannot be read (another DuckDB version wrote it, say)."""
+    duckdb = _duckdb()
+    key = (os.getpid(), derived.path)
+    with _shared_lock:
+        if not own_database and key in _attached:
+            return True
+        try:
+            con.execute(f"ATTACH {_lit(derived.path)} AS {derived.alias} (READ_ONLY)")
+        except duckdb.IOException:
+            raise  # gone: a compaction moved on, the read loop looks again
+        except duckdb.Error as exc:
+            logging.getLogger("ytarchive.catalog").warning("ignoring %s: %s", derived.path, exc)
+            return False
+        if not own_database:
+            _attached.add(key)
+        return True
+
+
+def _connect() -> Any:
+    con = _duckdb().connect(":memory:", config=_CONFIG)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _sandbox_connection() -> Any:
+    """A database of its own for user SQL: _lock_down changes settings that are global."""
+    con = _duckdb().connect(
+        ":memory:",
+        config={**_CONFIG, "temp_directory": ""},
+    )
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _lock_down(con: Any, root: Path) -> None:
+    """After the views exist: no file outside the archive, no settings changed, no spilling."""
+    allowed = str(Path(root).resolve())
+    con.execute(f"SET allowed_directories = [{_lit(allowed)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _fetch(con: Any, query: str, spec: list[tuple[str, str]]) -> list[dict]:
+    """Rows of query as dicts; timestamps travel as epoch microseconds (DuckDB's own conversion
+    of TIMESTAMPTZ costs ~40 ms the first time in a process) and come back as UTC datetimes."""
+    cols = ", ".join(f"epoch_us({_q(n)}) AS {_q(n)}" if k == "ts" else _q(n) for n, k in spec)
+    rows = con.execute(f"SELECT {cols} FROM ({query})").fetchall()
+    stamps = [i for i, (_, k) in enumerate(spec) if k == "ts"]
+    names = [n for n, _ in spec]
+    out = []
+    for values in rows:
+        row = list(values)
+        for i in stamps:
+            if row[i] is not None:
+                row[i] = _from_us(row[i])
+        out.append(dict(zip(names, row, strict=True)))
+    return out
+
+
+def _from_us(micros: int) -> Any:
+    from datetime import datetime, timedelta
+
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _present(row: dict) -> dict:
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,235 @@
+"""The catalog's files: snapshots of a table, names, sidecars, atomic writes and locks."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from ytarchive._catalog_schema import DERIVED_FORMAT, SIDECAR, TMP_PREFIX
+from ytarchive.errors import CatalogError
+
+# -- the files of a table, as one consistent snapshot ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The live files of one table: the newest base (if any) and everything newer (the tail)."""
+
+    base: str | None
+    tail: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return ((self.base,) if self.base else ()) + self.tail
+
+    @property
+    def empty(self) -> bool:
+        return self.base is None and not self.tail
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """A full compaction's derived database: tables archive, stats, vocab and postings."""
+
+    path: str
+
+    @property
+    def alias(self) -> str:
+        return "ytd_" + "".join(c if c.isalnum() else "_" for c in Path(self.path).stem)
+
+    def table(self, name: str) -> str:
+        return f"{self.alias}.{name}"
+
+
+@dataclass(frozen=True)
+class _State:
+    files: dict[str, _Files]
+    derived: _Derived | None
+
+    def paths(self) -> list[str]:
+        out = [p for f in self.files.values() for p in f.all]
+        if self.derived:
+            out.append(self.derived.path)
+        return out
+
+
+def _kind(name: str) -> str:
+    return name.split("-", 1)[0]
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name[: -len(".parquet")] + SIDECAR)
+
+
+class _Stale(Exception):
+    """The directory changed under a listing: list again."""
+
+
+def _scan_dir(folder: Path) -> frozenset[str]:
+    """The live Parquet file names of a table: every file not superseded by a compacted one."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return frozenset()
+    parquet = {n for n in names if n.endswith(".parquet") and not n.startswith(".")}
+    superseded: set[str] = set()
+    for name in parquet:
+        if _kind(name) == "batch":
+            continue
+        try:
+            superseded.update(json.loads(_sidecar(folder / name).read_text()))
+        except FileNotFoundError:
+            if (folder / name).exists():
+                continue  # a compacted file without sidecar supersedes nothing
+            raise _Stale from None  # it was deleted after we listed it
+        except ValueError as exc:
+            raise CatalogError(f"unreadable sidecar of {folder / name}: {exc}") from exc
+    return frozenset(parquet - superseded)
+
+
+def _list_table(folder: Path) -> _Files:
+    """List a table twice until two listings agree, so no compaction step falls in between."""
+    for _ in range(50):
+        try:
+            first = _scan_dir(folder)
+            second = _scan_dir(folder)
+        except _Stale:
+            continue
+        if first == second:
+            bases = sorted(n for n in first if _kind(n) == "base")
+            base = bases[-1] if bases else None
+            tail = sorted(n for n in first if n != base)
+            return _Files(
+                str(folder / base) if base else None, tuple(str(folder / n) for n in tail)
+            )
+        time.sleep(0.001)
+    raise CatalogError(f"the catalog under {folder} kept changing while being listed")
+
+
+def _base_name(files: _Files) -> str | None:
+    return Path(files.base).name if files.base else None
+
+
+def _base_path(files: _Files) -> Path | None:
+    return Path(files.base) if files.base else None
+
+
+def _find_derived(index_dir: Path, files: dict[str, _Files]) -> _Derived | None:
+    """The newest derived generation built from exactly the current videos and downloads bases."""
+    want = {t: _base_name(files[t]) for t in ("videos", "downloads")}
+    try:
+        manifests = sorted((n for n in os.listdir(index_dir) if n.endswith(".json")), reverse=True)
+    except FileNotFoundError:
+        return None
+    for name in manifests:
+        try:
+            info = json.loads((index_dir / name).read_text())
+        except (FileNotFoundError, ValueError):
+            continue
+        if info.get("format") != DERIVED_FORMAT:
+            continue  # written by another version: ignored, rebuilt by the next compaction
+        if info.get("videos") == want["videos"] and info.get("downloads") == want["downloads"]:
+            return _Derived(str(index_dir / info["db"]))
+    return None
+
+
+def _cleanup_index(index_dir: Path, keep: str | None) -> None:
+    """Remove derived generations other than `keep` (None: only incomplete ones)."""
+    try:
+        names = os.listdir(index_dir)
+    except FileNotFoundError:
+        return
+    manifests = {n[: -len(".json")] for n in names if n.endswith(".json")}
+    for name in names:
+        gen = name.split(".", 1)[0]
+        if name.startswith(TMP_PREFIX) or (keep is not None and gen != keep):
+            _remove_any(index_dir / name)
+        elif keep is None and gen not in manifests:
+            _remove_any(index_dir / name)
+
+
+def _remove_any(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        _unlink_quiet(path)
+
+
+def _unlink_quiet(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+        path.unlink()
+
+
+def _final_name(path: Path) -> str:
+    name = path.name
+    if name.startswith(TMP_PREFIX):
+        name = name[len(TMP_PREFIX) : -len(".tmp")]
+    return name
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def _utcnow() -> Any:
+    from datetime import datetime
+
+    return datetime.now(UTC)
+
+
+def _new_name(kind: str) -> str:
+    return f"{kind}-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.parquet"
+
+
+def _ts(value: Any) -> float:
+    if value is None:
+        return float("-inf")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _table_lock(folder: Path, blocking: bool) -> Iterator[bool]:
+    """The compaction lock of one table (fcntl: the kernel drops it when the holder dies)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".compact.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -1,0 +1,248 @@
+"""The catalog's list, stats and search queries over a snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ytarchive._catalog_db import _fetch
+from ytarchive._catalog_files import _Derived
+from ytarchive._catalog_schema import _KEYS, ARCHIVE_COLUMNS, MAX_RANGES
+from ytarchive._catalog_sql import _LIST_ORDER, _lit, _scan, _search_text, _Sql
+
+
+def _list_key(row: dict) -> tuple:
+    published = row.get("published_at")
+    return (published is None, -published.timestamp() if published else 0.0, row["video_id"])
+
+
+def _first_rows(con: Any, sql: _Sql, cond: str, want: int, by_status: bool) -> list[dict]:
+    """The first `want` archive rows in list order: stored rows are already in that order (a
+    row's position `rid` is its rank), so only their first positions are read; rows of videos
+    changed since the compaction are computed, and merged in by their keys before any row is
+    read whole."""
+    derived = sql.state.derived
+    assert derived is not None
+    stored = derived.table("archive")
+    tail = sql.archive_tail()
+    keep = "video_id NOT IN (SELECT video_id FROM _tail_ids)" if tail else "true"
+    window = ""
+    if not by_status:
+        extra = con.execute("SELECT count(*) FROM _tail_ids").fetchone()[0] if tail else 0
+        window = f" AND rid < {int(want + extra)}"
+    keys = con.execute(
+        f"SELECT rid, video_id, epoch_us(published_at) FROM {stored} "
+        f"WHERE {cond} AND {keep}{window} ORDER BY rid LIMIT {int(want)}"
+    ).fetchall()
+    if tail:
+        live = con.execute(
+            f"SELECT NULL, video_id, epoch_us(published_at) FROM ({sql.tail_archive()}) "
+            f"WHERE {cond} ORDER BY {_LIST_ORDER} LIMIT {int(want)}"
+        ).fetchall()
+        keys = sorted(keys + live, key=lambda k: (k[2] is None, -(k[2] or 0), k[1]))[:want]
+    rids = [str(k[0]) for k in keys if k[0] is not None]
+    changed = [_lit(k[1]) for k in keys if k[0] is None]
+    rows: dict[str, dict] = {}
+    if rids:
+        query = f"SELECT * FROM {stored} WHERE rid IN ({', '.join(rids)})"
+        rows.update((r["video_id"], r) for r in _fetch(con, query, ARCHIVE_COLUMNS))
+    if changed:
+        query = sql.tail_archive(f"video_id IN ({', '.join(changed)})")
+        rows.update((r["video_id"], r) for r in _fetch(con, query, ARCHIVE_COLUMNS))
+    return [rows[k[1]] for k in keys]
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+class _Search:
+    """One search: the word index answers for the base, reading the text answers for the rest.
+
+    A word matches a video when its lower-cased title, description, tags or channel hold the
+    word as a substring. The index lists every whitespace-separated token of that text, and a
+    query word (which has no whitespace) is a substring of the text exactly when it is a
+    substring of one token, so matching the vocabulary gives the same answer as reading it all.
+    Token ids follow token order and the postings are sorted by token id, so the tokens that hold
+    a word form a few id ranges, and the scan skips every block of postings outside them.
+    """
+
+    def __init__(self, con: Any, sql: _Sql, words: list[str], limit: int) -> None:
+        self.con, self.sql, self.limit = con, sql, limit
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _words AS "
+            "SELECT DISTINCT lower(w) AS w FROM unnest(?::VARCHAR[]) t(w)",
+            [words],
+        )
+        self.words = [r[0] for r in con.execute("SELECT w FROM _words ORDER BY w").fetchall()]
+
+    def run(self) -> list[dict]:
+        derived = self.sql.state.derived
+        if derived is None:
+            found = self._scan(self.sql.latest("videos"))
+        else:
+            tail = bool(self.sql.state.files["videos"].tail)
+            if tail:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE _cur AS {self._current_tail()}")
+            found = self._indexed(derived, tail)
+            if tail:
+                found += self._scan("SELECT * FROM _cur")
+        found.sort(key=lambda f: (not f[1], f[2] is None, -(f[2] or 0), f[0]))
+        found = found[: self.limit]
+        if not found:
+            return []
+        rows = self._rows(found)
+        return [
+            {**rows.get(vid, {"video_id": vid}), "title_match": bool(title_match)}
+            for vid, title_match, _, _ in found
+        ]
+
+    def _rows(self, found: list[tuple]) -> dict[str, dict]:
+        """Archive rows of the results: stored ones by position, changed ones computed."""
+        derived = self.sql.state.derived
+        ids = [f[0] for f in found]
+        changed = set(ids)
+        rows: dict[str, dict] = {}
+        if derived is not None:
+            changed = {f[0] for f in found if f[3] is None}
+            if self.sql.archive_tail():
+                listed = ", ".join(_lit(i) for i in ids)
+                query = f"SELECT video_id FROM _tail_ids WHERE video_id IN ({listed})"
+                changed |= {r[0] for r in self.con.execute(query).fetchall()}
+            rids = [str(int(f[3])) for f in found if f[3] is not None and f[0] not in changed]
+            if rids:
+                query = f"SELECT * FROM {derived.table('archive')} WHERE rid IN ({', '.join(rids)})"
+                rows.update((r["video_id"], r) for r in _fetch(self.con, query, ARCHIVE_COLUMNS))
+        if changed:
+            where = "video_id IN (" + ", ".join(_lit(i) for i in sorted(changed)) + ")"
+            live = _fetch(self.con, self.sql.live_archive(where), ARCHIVE_COLUMNS)
+            rows.update((r["video_id"], r) for r in live)
+        return rows
+
+    # -- reading the text -------------------------------------------------------------------
+
+    def _all_in(self, expr: str) -> str:
+        return " AND ".join(f"contains({expr}, {_lit(w)})" for w in self.words)
+
+    def _scan(self, videos: str) -> list[tuple]:
+        """(video_id, title_match, published_us, None) of the best matching rows of `videos`."""
+        in_title = self._all_in("coalesce(lt, '')")
+        query = (
+            "WITH v AS (SELECT video_id, published_at, lower(title) AS lt, "
+            f"{_search_text()} AS txt FROM ({videos})) "
+            f"SELECT video_id, {in_title} AS title_match, "
+            "epoch_us(published_at) AS published, NULL AS rid FROM v "
+            f"WHERE {self._all_in('txt')} "
+            "ORDER BY title_match DESC, published_at DESC NULLS LAST, video_id "
+            f"LIMIT {int(self.limit)}"
+        )
+        return [tuple(r) for r in self.con.execute(query).fetchall()]
+
+    def _current_tail(self) -> str:
+        """The videos tail's rows that are newer than the indexed snapshot of the same id."""
+        files = self.sql.state.files["videos"]
+        assert self.sql.state.derived is not None
+        _, order = _KEYS["videos"]
+        tail = f"SELECT * FROM {_scan(files.tail)}"
+        newest = f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}) = 1"
+        return (
+            f"WITH tv AS ({tail} {newest}), "
+            "win AS (SELECT video_id, src FROM ("
+            "SELECT video_id, fetched_at, recorded_at, 1 AS src FROM tv UNION ALL "
+            "SELECT video_id, metadata_fetched_at, metadata_recorded_at, 0 "
+            f"FROM {self.sql.state.derived.table('archive')} "
+            "WHERE metadata_fetched_at IS NOT NULL AND video_id IN (SELECT video_id FROM tv)) "
+            f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}, src DESC) = 1) "
+            "SELECT tv.* FROM tv JOIN win USING (video_id) WHERE win.src = 1"
+        )
+
+    # -- the word index ---------------------------------------------------------------------
+
+    def _indexed(self, derived: _Derived, tail: bool) -> list[tuple]:
+        """(video_id, title_match, published_us, rid) of the base's best matches (the index)."""
+        matched = self.con.execute(
+            f"SELECT w, token_id, df FROM {derived.table('vocab')} JOIN _words "
+            "ON contains(token, w) ORDER BY w, token_id"
+        ).fetchall()
+        per_word: dict[str, tuple[int, list[int]]] = {w: (0, []) for w in self.words}
+        for w, token_id, df in matched:
+            total, ids = per_word[w]
+            ids.append(token_id)
+            per_word[w] = (total + df, ids)
+        if any(not ids for _, ids in per_word.values()):
+            return []  # a word no token holds: nothing in the base matches
+        keep = "true"
+        if tail:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE _gone AS SELECT rid "
+                f"FROM {derived.table('archive')} "
+                "WHERE video_id IN (SELECT video_id FROM _cur)"
+            )
+            keep = "rid NOT IN (SELECT rid FROM _gone)"
+        postings = derived.table("postings")
+        preds = [_in_ranges(ids) for _, ids in sorted(per_word.values())]  # rarest word first
+        if len(preds) == 1:
+            hits = self._top_one_word(postings, preds[0], keep)
+        else:
+            hits = self._top_all_words(postings, preds, keep)
+        if not hits:
+            return []
+        title_match = dict(hits)
+        rids = ", ".join(str(int(r)) for r in title_match)
+        rows = self.con.execute(
+            "SELECT rid, video_id, epoch_us(published_at) "
+            f"FROM {derived.table('archive')} WHERE rid IN ({rids})"
+        ).fetchall()
+        return [(vid, title_match[rid], published, rid) for rid, vid, published in rows]
+
+    def _first_rids(self, query: str, want: int) -> list[int]:
+        """The first `want` distinct rids of an ordered query (a rid can repeat, once per token
+        holding the word); reads more rows until enough distinct ones or the end."""
+        cap = want * 4
+        while True:
+            rows = [r[0] for r in self.con.execute(f"{query} LIMIT {cap}").fetchall()]
+            unique = list(dict.fromkeys(rows))
+            if len(unique) >= want or len(rows) < cap:
+                return unique[:want]
+            cap *= 4
+
+    def _top_one_word(self, postings: str, pred: str, keep: str) -> list[tuple[int, bool]]:
+        """Top-N reads, no aggregation: title matches by rid, then the rest by rid."""
+        base = f"SELECT rid FROM {postings} WHERE {pred} AND {keep}"
+        titles = self._first_rids(f"{base} AND in_title ORDER BY rid", self.limit)
+        need = self.limit - len(titles)
+        if need <= 0:
+            return [(r, True) for r in titles]
+        not_title = f" AND rid NOT IN ({', '.join(map(str, titles))})" if titles else ""
+        rest = self._first_rids(f"{base} AND NOT in_title{not_title} ORDER BY rid", need)
+        return [(r, True) for r in titles] + [(r, False) for r in rest]
+
+    def _top_all_words(self, postings: str, preds: list[str], keep: str) -> list[tuple]:
+        """Candidates from the rarest word, narrowed by each other word in turn."""
+        parts = [
+            f"c0 AS MATERIALIZED (SELECT rid, bool_or(in_title) AS t0 FROM {postings} "
+            f"WHERE {preds[0]} AND {keep} GROUP BY rid)"
+        ]
+        for i, pred in enumerate(preds[1:], start=1):
+            parts.append(
+                f"c{i} AS MATERIALIZED (SELECT rid, bool_or(in_title) AS t{i} FROM {postings} "
+                f"WHERE {pred} AND rid IN (SELECT rid FROM c{i - 1}) GROUP BY rid)"
+            )
+        joins = " ".join(f"JOIN c{i} USING (rid)" for i in range(1, len(preds)))
+        flags = " AND ".join(f"t{i}" for i in range(len(preds)))
+        return self.con.execute(
+            f"WITH {', '.join(parts)} SELECT rid, {flags} AS title_match FROM c0 {joins} "
+            f"ORDER BY title_match DESC, rid LIMIT {int(self.limit)}"
+        ).fetchall()
+
+
+def _in_ranges(ids: list[int]) -> str:
+    """`token_id` in these ids, as ranges of consecutive ids (which the scan can prune by)."""
+    ranges: list[list[int]] = []
+    for i in sorted(ids):
+        if ranges and ranges[-1][1] == i - 1:
+            ranges[-1][1] = i
+        else:
+            ranges.append([i, i])
+    if len(ranges) > MAX_RANGES:
+        return f"token_id IN ({', '.join(map(str, ids))})"
+    terms = [f"token_id = {a}" if a == b else f"token_id BETWEEN {a} AND {b}" for a, b in ranges]
+    return "(" + " OR ".join(terms) + ")"

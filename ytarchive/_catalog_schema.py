@@ -1,0 +1,190 @@
+"""The catalog's tables, columns and tuning constants (no duckdb or pyarrow)."""
+
+from __future__ import annotations
+
+TABLES = ("videos", "downloads", "playlists", "playlist_items")
+
+
+STATUSES = ("archived", "unavailable", "failed")
+
+
+_TYPES = {
+    "str": "VARCHAR",
+    "int": "BIGINT",
+    "ts": "TIMESTAMPTZ",
+    "bool": "BOOLEAN",
+    "strlist": "VARCHAR[]",
+}
+
+
+# The columns of every file of each table, in order. `_latest` (the newest row for its key within
+# that file) is the last column of every file; the views hide it.
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "videos": [
+        ("video_id", "str"),
+        ("title", "str"),
+        ("description", "str"),
+        ("channel_id", "str"),
+        ("channel_title", "str"),
+        ("published_at", "ts"),
+        ("duration_seconds", "int"),
+        ("view_count", "int"),
+        ("like_count", "int"),
+        ("comment_count", "int"),
+        ("tags", "strlist"),
+        ("category_id", "str"),
+        ("thumbnail_url", "str"),
+        ("source", "str"),
+        ("fetched_at", "ts"),
+        ("webpage_url", "str"),
+        ("availability", "str"),
+        ("unavailable_reason", "str"),
+        ("recorded_at", "ts"),
+    ],
+    "downloads": [
+        ("video_id", "str"),
+        ("status", "str"),
+        ("reason", "str"),
+        ("error_class", "str"),
+        ("file_path", "str"),
+        ("bytes", "int"),
+        ("width", "int"),
+        ("height", "int"),
+        ("format", "str"),
+        ("quality", "str"),
+        ("attempts", "int"),
+        ("flow_run_id", "str"),
+        ("recorded_at", "ts"),
+    ],
+    "playlists": [
+        ("playlist_id", "str"),
+        ("title", "str"),
+        ("channel_id", "str"),
+        ("channel_title", "str"),
+        ("item_count", "int"),
+        ("url", "str"),
+        ("source", "str"),
+        ("fetched_at", "ts"),
+        ("snapshot_id", "str"),
+        ("recorded_at", "ts"),
+    ],
+    "playlist_items": [
+        ("playlist_id", "str"),
+        ("position", "int"),
+        ("video_id", "str"),
+        ("title", "str"),
+        ("availability", "str"),
+        ("url", "str"),
+        ("duration_seconds", "int"),
+        ("snapshot_id", "str"),
+        ("fetched_at", "ts"),
+    ],
+}
+
+
+LATEST = "_latest"
+
+
+# key and "newest first" order of the tables that keep one current row per key
+_KEYS = {
+    "videos": ("video_id", "fetched_at DESC NULLS LAST, recorded_at DESC NULLS LAST"),
+    "downloads": ("video_id", "recorded_at DESC NULLS LAST, status"),
+    "playlists": ("playlist_id", "fetched_at DESC NULLS LAST, recorded_at DESC NULLS LAST"),
+}
+
+
+# physical order of a base file: current rows first (row groups of history are skipped), by key
+_BASE_ORDER = {
+    "videos": "_latest DESC, video_id, fetched_at DESC NULLS LAST",
+    "downloads": "_latest DESC, video_id, recorded_at DESC NULLS LAST",
+    "playlists": "_latest DESC, playlist_id, fetched_at DESC NULLS LAST",
+    "playlist_items": "playlist_id, fetched_at DESC NULLS LAST, snapshot_id, position",
+}
+
+
+# one row per video: the newest metadata joined with the newest outcome
+ARCHIVE_COLUMNS: list[tuple[str, str]] = [
+    ("video_id", "str"),
+    ("title", "str"),
+    ("channel_id", "str"),
+    ("channel_title", "str"),
+    ("published_at", "ts"),
+    ("duration_seconds", "int"),
+    ("view_count", "int"),
+    ("status", "str"),
+    ("reason", "str"),
+    ("file_path", "str"),
+    ("bytes", "int"),
+    ("width", "int"),
+    ("height", "int"),
+    ("format", "str"),
+    ("recorded_at", "ts"),
+    ("archived_at", "ts"),
+]
+
+
+LIST_COLUMNS = [
+    "video_id",
+    "title",
+    "channel_title",
+    "status",
+    "reason",
+    "file_path",
+    "bytes",
+    "width",
+    "height",
+    "duration_seconds",
+    "published_at",
+    "archived_at",
+]
+
+
+VIEWS = (
+    "videos",
+    "video_snapshots",
+    "downloads",
+    "download_history",
+    "playlists",
+    "playlist_snapshots",
+    "playlist_items",
+    "archive",
+)
+
+
+INDEX_DIR = "_index"
+
+
+DERIVED_FORMAT = 2  # bump when the derived database's tables change
+
+
+SIDECAR = ".sources.json"
+
+
+TMP_PREFIX = ".tmp-"
+
+
+AUTO_MERGE_FILES = 64  # a table with more batch files than this is merged after a write
+
+
+MAX_MERGED_FILES = 8  # merged files beyond this are merged together
+
+
+AUTO_FULL_MIN_ROWS = 20_000  # a tail of this many rows (and AUTO_FULL_RATIO of the base) ...
+
+
+AUTO_FULL_RATIO = 0.02  # ... triggers a full compaction after a merge
+
+
+STALE_TMP_SECONDS = 3600.0
+
+
+COMPACT_MEMORY = "2GB"
+
+
+MAX_RANGES = 512  # token-id ranges per word written out; beyond, an IN list
+
+
+INDEX_SLICE = 100_000  # videos tokenised at a time when building the word index
+
+
+_READ_RETRIES = 12

@@ -1,0 +1,300 @@
+"""SQL text builders for the catalog: quoting, Parquet scans and the views over a snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ytarchive._catalog_files import _State
+from ytarchive._catalog_schema import _KEYS, _TYPES, ARCHIVE_COLUMNS, COLUMNS, LATEST
+
+# -- SQL text ---------------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _cols(spec: list[tuple[str, str]], prefix: str = "") -> str:
+    return ", ".join(prefix + _q(n) for n, _ in spec)
+
+
+def _empty(spec: list[tuple[str, str]]) -> str:
+    cols = ", ".join(f"NULL::{_TYPES[k]} AS {_q(n)}" for n, k in spec)
+    return f"SELECT {cols} WHERE false"
+
+
+def _scan(paths: Sequence[str], row_numbers: bool = False) -> str:
+    extra = ", file_row_number = true" if row_numbers else ""
+    if len(paths) == 1:
+        return f"read_parquet({_lit(paths[0])}{extra})"
+    listed = ", ".join(_lit(p) for p in paths)
+    return f"read_parquet([{listed}], union_by_name = true{extra})"
+
+
+# -- the SQL of the views ---------------------------------------------------------------------
+
+
+class _Sql:
+    """Builds the SQL of each view over one snapshot of the files."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def history(self, table: str, where: str = "") -> str:
+        files = self.state.files[table]
+        spec = COLUMNS[table]
+        if files.empty:
+            return _empty(spec)
+        cond = f" WHERE {where}" if where else ""
+        return f"SELECT {_cols(spec)} FROM {_scan(files.all)}{cond}"
+
+    def latest(self, table: str, where: str = "") -> str:
+        """The newest row per key: the base's current rows, overridden by the deduplicated tail."""
+        files = self.state.files[table]
+        spec = COLUMNS[table]
+        key, order = _KEYS[table]
+        cols = _cols(spec)
+        extra = f" AND ({where})" if where else ""
+        if files.empty:
+            return _empty(spec)
+
+        def newest(source: str) -> str:
+            return (
+                f"SELECT {cols} FROM ({source}) "
+                f"QUALIFY row_number() OVER (PARTITION BY {_q(key)} ORDER BY {order}) = 1"
+            )
+
+        tail = f"SELECT {cols} FROM {_scan(files.tail)} WHERE true{extra}" if files.tail else ""
+        if files.base is None:
+            return newest(tail)
+        base = f"SELECT {cols} FROM {_scan([files.base])} WHERE {LATEST}{extra}"
+        if table == "downloads" and self.state.derived is not None:
+            # the same rows, in a table indexed by video_id
+            base = f"SELECT {cols} FROM {self.state.derived.table('downloads')} WHERE true{extra}"
+        if not files.tail:
+            return base
+        keys = f"SELECT {_q(key)} FROM {_scan(files.tail)} WHERE {_q(key)} IS NOT NULL"
+        return f"{base} AND {_q(key)} NOT IN ({keys}) UNION ALL " + newest(
+            f"{tail} UNION ALL {base} AND {_q(key)} IN ({keys})"
+        )
+
+    def playlist_items(self) -> str:
+        """Items of each playlist's newest listing."""
+        items = self.history("playlist_items")
+        playlists = self.latest("playlists")
+        return (
+            f"SELECT i.* FROM ({items}) i JOIN ({playlists}) p "
+            "ON i.playlist_id = p.playlist_id AND i.snapshot_id = p.snapshot_id"
+        )
+
+    def live_archive(self, where: str = "", versions: bool = False) -> str:
+        """One row per video, computed from the tables (optionally for some video ids only);
+        with versions, also which metadata snapshot it shows (metadata_fetched_at and _recorded_at).
+        """
+        more = ", v.fetched_at AS metadata_fetched_at, v.recorded_at AS metadata_recorded_at"
+        hist_where = "status = 'archived'" + (f" AND ({where})" if where else "")
+        return (
+            f"WITH v AS ({self.latest('videos', where)}), "
+            f"d AS ({self.latest('downloads', where)}), "
+            f"h AS (SELECT video_id, max(recorded_at) AS archived_at "
+            f"FROM ({self.history('downloads', hist_where)}) GROUP BY video_id) "
+            "SELECT coalesce(v.video_id, d.video_id) AS video_id, v.title, v.channel_id, "
+            "v.channel_title, v.published_at, v.duration_seconds, v.view_count, d.status, "
+            "d.reason, d.file_path, d.bytes, d.width, d.height, d.format, d.recorded_at, "
+            f"h.archived_at{more if versions else ''} "
+            "FROM v FULL OUTER JOIN d ON v.video_id = d.video_id "
+            "LEFT JOIN h ON h.video_id = coalesce(v.video_id, d.video_id)"
+        )
+
+    def archive_tail(self) -> bool:
+        """Whether videos or downloads have rows newer than the bases (see tail_ids)."""
+        return any(self.state.files[t].tail for t in ("videos", "downloads"))
+
+    def tail_ids(self) -> str:
+        """Ids with rows newer than the bases: their archive rows are computed, not read."""
+        parts = [
+            f"SELECT video_id FROM {_scan(self.state.files[t].tail)}"
+            for t in ("videos", "downloads")
+            if self.state.files[t].tail
+        ]
+        return " UNION ".join(parts) if parts else "SELECT NULL::VARCHAR AS video_id WHERE false"
+
+    def archive(self, where: str = "") -> str:
+        derived = self.state.derived
+        if derived is None:
+            return self.live_archive(where)
+        extra = f" AND ({where})" if where else ""
+        cols = _cols(ARCHIVE_COLUMNS)
+        stored = f"SELECT {cols} FROM {derived.table('archive')} WHERE true{extra}"
+        if not self.archive_tail():
+            return stored
+        return (
+            f"{stored} AND video_id NOT IN (SELECT video_id FROM _tail_ids) UNION ALL "
+            f"SELECT {cols} FROM ({self.tail_archive(where)})"
+        )
+
+    def tail_archive(self, where: str = "", old: bool = False) -> str:
+        """Archive rows of the videos changed since the compaction (the ids in _tail_ids), from
+        the rows written since and the stored archive row, never reading the base files. With
+        old, also what the stored row said (old_present, old_channel_title, old_status,
+        old_bytes, old_duration_seconds)."""
+        derived = self.state.derived
+        assert derived is not None
+        extra = f" AND ({where})" if where else ""
+        videos, downloads = (self.state.files[t].tail for t in ("videos", "downloads"))
+        vcols = [
+            ("video_id", "str"), ("title", "str"), ("channel_id", "str"),
+            ("channel_title", "str"), ("published_at", "ts"), ("duration_seconds", "int"),
+            ("view_count", "int"), ("fetched_at", "ts"), ("recorded_at", "ts"),
+        ]  # fmt: skip
+        dcols = [(n, k) for n, k in COLUMNS["downloads"] if n in ("video_id", *_DOWNLOAD_FIELDS)]
+        tv, td, ta = _empty(vcols), _empty(dcols), _empty([("video_id", "str"), ("at", "ts")])
+        if videos:
+            tv = (
+                f"SELECT {_cols(vcols)} FROM {_scan(videos)} WHERE true{extra} QUALIFY "
+                f"row_number() OVER (PARTITION BY video_id ORDER BY {_KEYS['videos'][1]}) = 1"
+            )
+        if downloads:
+            td = (
+                f"SELECT {_cols(dcols)} FROM {_scan(downloads)} WHERE true{extra} QUALIFY "
+                f"row_number() OVER (PARTITION BY video_id ORDER BY {_KEYS['downloads'][1]}) = 1"
+            )
+            ta = (
+                f"SELECT video_id, max(recorded_at) AS at FROM {_scan(downloads)} "
+                f"WHERE status = 'archived'{extra} GROUP BY video_id"
+            )
+        stored = (
+            f"SELECT * FROM {derived.table('archive')} "
+            f"WHERE video_id IN (SELECT video_id FROM _tail_ids){extra}"
+        )
+        new_meta = (
+            "(tv.video_id IS NOT NULL AND (b.metadata_fetched_at IS NULL "
+            "OR tv.fetched_at > b.metadata_fetched_at OR (tv.fetched_at = b.metadata_fetched_at "
+            "AND tv.recorded_at >= b.metadata_recorded_at)))"
+        )
+        new_outcome = (
+            "(td.video_id IS NOT NULL AND (b.status IS NULL OR td.recorded_at > b.recorded_at "
+            "OR (td.recorded_at = b.recorded_at AND td.status <= b.status)))"
+        )
+        picked = []
+        for name, _ in ARCHIVE_COLUMNS[1:]:
+            if name == "archived_at":
+                picked.append("greatest(b.archived_at, ta.at) AS archived_at")
+            elif name in _DOWNLOAD_FIELDS:
+                picked.append(f"CASE WHEN {new_outcome} THEN td.{name} ELSE b.{name} END AS {name}")
+            else:
+                picked.append(f"CASE WHEN {new_meta} THEN tv.{name} ELSE b.{name} END AS {name}")
+        if old:
+            picked.append("b.video_id IS NOT NULL AS old_present")
+            picked += [
+                f"b.{n} AS old_{n}"
+                for n in ("channel_title", "status", "bytes", "duration_seconds")
+            ]
+        ids = "SELECT video_id FROM _tail_ids" + (f" WHERE {where}" if where else "")
+        return (
+            f"WITH ids AS ({ids}), tv AS ({tv}), td AS ({td}), ta AS ({ta}), b AS ({stored}) "
+            f"SELECT ids.video_id, {', '.join(picked)} FROM ids "
+            "LEFT JOIN tv ON tv.video_id = ids.video_id LEFT JOIN td ON td.video_id = ids.video_id "
+            "LEFT JOIN ta ON ta.video_id = ids.video_id LEFT JOIN b ON b.video_id = ids.video_id"
+        )
+
+    def views(self) -> dict[str, str]:
+        return {
+            "videos": self.latest("videos"),
+            "video_snapshots": self.history("videos"),
+            "downloads": self.latest("downloads"),
+            "download_history": self.history("downloads"),
+            "playlists": self.latest("playlists"),
+            "playlist_snapshots": self.history("playlists"),
+            "playlist_items": self.playlist_items(),
+            "archive": self.archive(),
+        }
+
+
+# -- search text ------------------------------------------------------------------------------
+
+
+def _search_text(alias: str = "") -> str:
+    a = alias + "." if alias else ""
+    return (
+        f"lower(concat_ws(' ', {a}title, {a}description, {a}channel_title, "
+        f"array_to_string({a}tags, ' ')))"
+    )
+
+
+# -- list and stats ----------------------------------------------------------------------------
+
+
+_LIST_ORDER = "published_at DESC NULLS LAST, video_id"
+
+
+_DOWNLOAD_FIELDS = (
+    "status",
+    "reason",
+    "file_path",
+    "bytes",
+    "width",
+    "height",
+    "format",
+    "recorded_at",
+)
+
+
+STATS_KEYS = (
+    "videos",
+    "archived",
+    "unavailable",
+    "failed",
+    "pending",
+    "total_bytes",
+    "total_duration_seconds",
+)
+
+
+def _stats_agg(prefix: str = "") -> str:
+    """The STATS_KEYS aggregates over archive rows (over columns named prefix + "status", ...)."""
+    status, size, duration = (f"{prefix}{n}" for n in ("status", "bytes", "duration_seconds"))
+    return (
+        "count(*) AS videos, "
+        f"count(*) FILTER (WHERE {status} = 'archived') AS archived, "
+        f"count(*) FILTER (WHERE {status} = 'unavailable') AS unavailable, "
+        f"count(*) FILTER (WHERE {status} = 'failed') AS failed, "
+        f"count(*) FILTER (WHERE {status} IS NULL) AS pending, "
+        f"coalesce(sum({size}) FILTER (WHERE {status} = 'archived'), 0) AS total_bytes, "
+        f"coalesce(sum({duration}) FILTER (WHERE {status} = 'archived'), 0) "
+        "AS total_duration_seconds"
+    )
+
+
+def _stats_sql(source: str, sign: int = 1, prefix: str = "") -> str:
+    """STATS_KEYS per channel_title of archive rows (negated with sign=-1); with a prefix, of
+    the columns so named."""
+    cols = ", ".join(f"{sign} * {k} AS {k}" for k in STATS_KEYS)
+    return (
+        f"SELECT channel_title, {cols} FROM (SELECT {prefix}channel_title AS channel_title, "
+        f"{_stats_agg(prefix)} FROM ({source}) GROUP BY {prefix}channel_title)"
+    )
+
+
+# -- compaction internals --------------------------------------------------------------------
+
+_MERGE_ORDER = {
+    "videos": "video_id, fetched_at DESC NULLS LAST",
+    "downloads": "video_id, recorded_at DESC NULLS LAST",
+    "playlists": "playlist_id, fetched_at DESC NULLS LAST",
+    "playlist_items": "playlist_id, fetched_at DESC NULLS LAST, snapshot_id, position",
+}
+
+
+def _latest_expr(table: str) -> str:
+    if table in _KEYS:
+        key, order = _KEYS[table]
+        return f"row_number() OVER (PARTITION BY {_q(key)} ORDER BY {order}) = 1"
+    return (
+        "snapshot_id = first_value(snapshot_id) OVER "
+        "(PARTITION BY playlist_id ORDER BY fetched_at DESC NULLS LAST, snapshot_id DESC)"
+    )
