@@ -84,7 +84,7 @@ from ytarchive.errors import CatalogError, InputError
 if TYPE_CHECKING:
     from ytarchive.models import DownloadResult, PlaylistInfo, PlaylistItem, VideoMetadata
 
-__all__ = ["Catalog", "TABLES", "STATUSES", "LIST_COLUMNS", "VIEWS"]
+__all__ = ["Catalog", "TABLES", "STATUSES", "LIST_COLUMNS", "STATS_KEYS", "VIEWS"]
 
 
 class Catalog:

@@ -34,16 +34,6 @@ _SEARCH_COLUMNS = [
     "duration_seconds",
     "published_at",
 ]
-_SUMMARY_KEYS = [
-    "videos",
-    "archived",
-    "unavailable",
-    "failed",
-    "pending",
-    "total_bytes",
-    "total_duration_seconds",
-]
-_CHANNEL_COLUMNS = ["channel_title", *_SUMMARY_KEYS]
 _TABLE_CHANNELS = 20
 
 
@@ -125,19 +115,22 @@ def storage_stats(
 
     Example: ytarchive storage stats --format json
     """
+    from ytarchive.catalog import STATS_KEYS
+
     stats = _catalog(output).stats()
+    channel_columns = ["channel_title", *STATS_KEYS]
     if fmt is OutputFormat.json:
         emit_json(stats)
         return
     channels = stats["channels"]
     if fmt is OutputFormat.csv:
-        total = {"channel_title": "(all)", **{k: stats[k] for k in _SUMMARY_KEYS}}
-        render([total, *channels], fmt, columns=_CHANNEL_COLUMNS)
+        total = {"channel_title": "(all)", **{k: stats[k] for k in STATS_KEYS}}
+        render([total, *channels], fmt, columns=channel_columns)
         return
-    summary = [{"metric": k, "value": stats[k]} for k in _SUMMARY_KEYS]
+    summary = [{"metric": k, "value": stats[k]} for k in STATS_KEYS]
     render(summary, fmt, columns=["metric", "value"], title="Archive")
     if channels:
-        render(channels[:_TABLE_CHANNELS], fmt, columns=_CHANNEL_COLUMNS, title="Per channel")
+        render(channels[:_TABLE_CHANNELS], fmt, columns=channel_columns, title="Per channel")
         if len(channels) > _TABLE_CHANNELS:
             _note(f"{len(channels) - _TABLE_CHANNELS} more channels: --format json or csv.")
 
