@@ -8,6 +8,8 @@ Fixtures:
   testbed (function)            Testbed(.lib .media .api .video_url_template .api_url .api_key),
                                 state reset before and after each test
   ytarchive_env (function)      YTARCHIVE_* / YOUTUBE_API_KEY pointed at the testbed
+  cookie_video (function)       CookieVideo: a video served only with its cookie, + cookies.txt
+  closed_port (session)         ClosedPort: 127.0.0.1:<port> that refuses every connection
   network_guard (function)      the installed guard; a test fails if it refused anything
 """
 
@@ -21,12 +23,14 @@ from pathlib import Path
 import pytest
 
 from tests.testbed.api_server import ApiServer
+from tests.testbed.closed_port import ClosedPort
+from tests.testbed.cookies import COOKIE_NAME, CookieVideo, new_cookie_value, write_cookies_txt
 from tests.testbed.library import Library
 from tests.testbed.media import DashMedia, generate_dash_media
 from tests.testbed.media_server import MediaServer
 from tests.testbed.netguard import NetworkGuard, guard
 
-__all__ = ["Testbed", "YtarchiveEnv"]
+__all__ = ["Testbed", "YtarchiveEnv", "CookieVideo"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,6 +124,14 @@ class Testbed:
     def api_key(self) -> str:
         return self.api.api_key
 
+    def add_cookie_video(self, cookies_file: Path, **video: object) -> CookieVideo:
+        """A library video served only to requests carrying a fresh cookie, and its cookies.txt."""
+        value = new_cookie_value()
+        added = self.lib.add_video(cookie=f"{COOKIE_NAME}={value}", **video)  # type: ignore[arg-type]
+        write_cookies_txt(cookies_file, {COOKIE_NAME: value})
+        url = self.video_url(added.video_id)
+        return CookieVideo(added.video_id, url, COOKIE_NAME, value, cookies_file)
+
     def reset(self) -> None:
         self.lib.clear()
         self.media.reset()
@@ -135,6 +147,19 @@ def testbed(
     bed.reset()
     yield bed
     bed.reset()
+
+
+@pytest.fixture
+def cookie_video(testbed: Testbed, tmp_path: Path) -> CookieVideo:
+    """A video whose manifest and media answer 403 without its cookie; cookies.txt beside it."""
+    return testbed.add_cookie_video(tmp_path / "cookies" / "cookies.txt", title="Members cookie")
+
+
+@pytest.fixture(scope="session")
+def closed_port() -> Iterator[ClosedPort]:
+    """A reserved loopback port with nothing listening: connections to it are refused."""
+    with ClosedPort() as port:
+        yield port
 
 
 @dataclass

@@ -31,6 +31,8 @@ class Video:
     view_count: int = 1000
     like_count: int = 10
     comment_count: int = 2
+    cookie: str | None = None  # "name=value": the media server answers 403 to requests without it
+    subtitles: tuple[str, ...] = ()  # languages of WebVTT tracks in its DASH manifest
 
     @property
     def available(self) -> bool:

@@ -14,8 +14,9 @@ from typing import BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
 
 from tests.testbed.httpbase import LoopbackServer, QuietHandler
-from tests.testbed.library import Library
+from tests.testbed.library import Library, Video
 from tests.testbed.media import DashMedia
+from tests.testbed.subtitles import subtitle_lang, webvtt, with_subtitles
 
 __all__ = ["MediaServer", "MediaRequest", "FAULT_KINDS"]
 
@@ -27,12 +28,18 @@ _CHUNK = 64 * 1024
 
 PRIVATE_TEXT = "Private video. Sign in if you've been granted access to this video"
 REMOVED_TEXT = "Video unavailable. This video has been removed by the uploader"
+FORBIDDEN_TEXT = "Forbidden: this stream needs the viewer's cookie"
+REFUSED_TEXT = "Too Many Requests (the site refuses every request for now)"
 _TYPES = {".mpd": "application/dash+xml", ".mp4": "video/mp4", ".m4a": "audio/mp4"}
+_VTT = "text/vtt; charset=utf-8"
 
 
 @dataclass
 class MediaRequest:
-    """One request as the server saw it (`kind` is "manifest", "media" or "other")."""
+    """One request as the server saw it (`kind`: "manifest", "media", "subtitle" or "other").
+
+    `fault` names what refused it: an injected fault kind, "site" (refuse_all) or "cookie".
+    """
 
     method: str
     path: str
@@ -42,6 +49,13 @@ class MediaRequest:
     range: str | None = None
     bytes_sent: int = 0
     fault: str | None = None
+
+
+@dataclass
+class _Refusal:
+    status: int
+    retry_after: int | None
+    until: float | None  # time.monotonic() deadline; None: until stop_refusing()
 
 
 @dataclass
@@ -72,20 +86,35 @@ class _Handler(QuietHandler):
         video_id = unquote(m["video_id"]) if m else None
         name = unquote(m["name"]) if m else ""
         media = server.media_for(video_id) if video_id else None
+        video = server.library.video(video_id) if video_id else None
+        subs = video.subtitles if video else ()
         if media is not None and name.endswith(".mpd"):
             kind = "manifest"
         elif media is not None and name in media.files:
             kind = "media"
+        elif media is not None and subtitle_lang(name, subs):
+            kind = "subtitle"
         else:
             kind = "other"
         rec = MediaRequest(self.command, path, video_id, kind, range=self.headers.get("Range"))
         server._record(rec)
+        refusal = server._refusal()
+        if refusal is not None:
+            rec.fault = "site"
+            extra = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+            text = REFUSED_TEXT if refusal.status == 429 else FORBIDDEN_TEXT
+            self._text(rec, refusal.status, text, head, extra)
+            return
         if kind == "other" or media is None or video_id is None:
             self._text(rec, 404, "No such file on the testbed media server", head)
             return
         fault = server._take_fault(video_id, kind, head)
+        if fault is None and not _carries_cookie(self.headers.get("Cookie"), video):
+            fault = "cookie"
         rec.fault = fault
-        if fault == "500":
+        if fault == "cookie":
+            self._text(rec, 403, FORBIDDEN_TEXT, head, reason="Forbidden")
+        elif fault == "500":
             self._text(rec, 500, "Internal Server Error (injected)", head)
         elif fault == "429":
             self._text(rec, 429, "Too Many Requests (injected)", head, {"Retry-After": "1"})
@@ -94,7 +123,11 @@ class _Handler(QuietHandler):
         elif fault == "404" or server.video_status(video_id) == "deleted":
             self._text(rec, 404, REMOVED_TEXT, head, reason="Video unavailable")
         elif kind == "manifest":
-            self._content(rec, media.manifest, _TYPES[".mpd"], head, fault == "reset")
+            manifest = with_subtitles(media.manifest, subs)
+            self._content(rec, manifest, _TYPES[".mpd"], head, fault == "reset")
+        elif kind == "subtitle":
+            lang = subtitle_lang(name, subs) or ""
+            self._content(rec, webvtt(lang, video_id, media.duration), _VTT, head, False)
         else:
             path_on_disk = media.files[name]
             ctype = _TYPES.get(path_on_disk.suffix, "application/octet-stream")
@@ -172,6 +205,14 @@ class _Handler(QuietHandler):
         raise _InjectedReset("testbed: injected connection reset")
 
 
+def _carries_cookie(header: str | None, video: Video | None) -> bool:
+    """Whether a Cookie header holds the name=value the video requires (True if none)."""
+    if video is None or not video.cookie:
+        return True
+    sent = {part.strip() for part in (header or "").split(";")}
+    return video.cookie.strip() in sent
+
+
 class _Unsatisfiable(ValueError):
     """The Range header asks for bytes the file does not have (416)."""
 
@@ -202,6 +243,9 @@ class MediaServer(LoopbackServer):
     kind: "500" / "429" (Retry-After: 1) on the manifest, default once; "reset" (RST half way
     through a media body), default once; "403" / "404" on everything, default forever.
     times=None means every time. bandwidth_cap: bytes/second per response, None = unlimited.
+    A library video with `cookie="name=value"` answers 403 Forbidden to requests without it;
+    one with `subtitles=("en", ...)` has WebVTT text AdaptationSets in its manifest.
+    refuse_all() makes the whole site answer 429 (or 403) to everything, for a while.
     """
 
     handler_class = _Handler
@@ -217,6 +261,7 @@ class MediaServer(LoopbackServer):
         self._lock = threading.Lock()
         self._faults: dict[str, list[_Fault]] = {}
         self._media_for: dict[str, DashMedia] = {}
+        self._refusing: _Refusal | None = None
         self.requests: list[MediaRequest] = []
 
     # -- test controls --------------------------------------------------------------------------
@@ -251,6 +296,25 @@ class MediaServer(LoopbackServer):
             else:
                 self._faults.pop(video_id, None)
 
+    def refuse_all(
+        self, seconds: float | None = None, status: int = 429, retry_after: int | None = 1
+    ) -> None:
+        """Answer every request with `status` (+ Retry-After), for `seconds` or until stopped."""
+        if status not in (429, 403):
+            raise ValueError("status must be 429 or 403")
+        until = None if seconds is None else time.monotonic() + seconds
+        with self._lock:
+            self._refusing = _Refusal(status, retry_after, until)
+
+    def stop_refusing(self) -> None:
+        """The site recovers: requests are served again."""
+        with self._lock:
+            self._refusing = None
+
+    @property
+    def refusing(self) -> bool:
+        return self._refusal() is not None
+
     def set_media(self, video_id: str, media: DashMedia) -> None:
         """Serve a different generated set (e.g. a longer one) for this video id."""
         with self._lock:
@@ -261,6 +325,7 @@ class MediaServer(LoopbackServer):
         with self._lock:
             self._faults.clear()
             self._media_for.clear()
+            self._refusing = None
             self.requests.clear()
             self.bandwidth_cap = self._default_cap
 
@@ -286,6 +351,10 @@ class MediaServer(LoopbackServer):
         """Requests (GET or HEAD) for rendition files; 0 means nothing was downloaded."""
         return len(self._select(video_id, "media", None))
 
+    def refused_requests(self, kind: str | None = "media", fault: str | None = "site") -> int:
+        """Requests refused by refuse_all ("site") or the cookie wall ("cookie"); kind None: all."""
+        return sum(1 for r in self._select(None, kind, None) if fault is None or r.fault == fault)
+
     def manifest_requests(self, video_id: str | None = None) -> int:
         return len(self._select(video_id, "manifest", None))
 
@@ -303,6 +372,14 @@ class MediaServer(LoopbackServer):
     def media_for(self, video_id: str) -> DashMedia:
         with self._lock:
             return self._media_for.get(video_id, self.media)
+
+    def _refusal(self) -> _Refusal | None:
+        with self._lock:
+            refusal = self._refusing
+            if refusal is not None and refusal.until is not None:
+                if time.monotonic() >= refusal.until:
+                    self._refusing = refusal = None
+            return refusal
 
     def video_status(self, video_id: str) -> str | None:
         video = self.library.video(video_id)
