@@ -68,7 +68,7 @@ def clean_message(message: str) -> str:
 _Builder = Callable[[str, dict[str, Any]], YTArchiveError]
 
 # First match wins, so the specific texts come before the bare HTTP status codes. Where each
-# text comes from is in tests/ytarchive/test_ytdlp_errors.py, which checks it against yt-dlp.
+# text comes from is in tests/ytarchive/ytdlp_messages.py; the tests check it against yt-dlp.
 _RULES: list[tuple[re.Pattern[str], _Builder]] = [
     (
         re.compile(r"Requested format is not available", _I),

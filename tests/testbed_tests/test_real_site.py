@@ -1,5 +1,4 @@
-"""What the real site does, made by the stand-in and proved with real yt-dlp: the cookie wall,
-a site that refuses everything with 429 for a while, a host that refuses connections, subtitles."""
+"""Real yt-dlp against what the real site does: cookie wall, 429 spells, refused host, subtitles."""
 
 from __future__ import annotations
 
