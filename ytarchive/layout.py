@@ -1,4 +1,4 @@
-"""Where files go in the archive: videos/, metadata/, thumbnails/, logs/, temp and lock dirs."""
+"""Where files go in the archive: videos/, metadata/, thumbnails/, catalog/, logs/, temp, locks."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ __all__ = [
     "VIDEOS",
     "METADATA",
     "THUMBNAILS",
+    "CATALOG",
     "LOGS",
     "TMP",
     "LOCKS",
@@ -30,7 +31,6 @@ __all__ = [
     "metadata_path",
     "write_metadata",
     "thumbnail_path",
-    "find_thumbnail",
     "log_path",
     "temp_dir",
     "video_lock",
@@ -43,6 +43,7 @@ __all__ = [
 VIDEOS = "videos"
 METADATA = "metadata"
 THUMBNAILS = "thumbnails"
+CATALOG = "catalog"
 LOGS = "logs"
 TMP = ".tmp"
 LOCKS = ".locks"
@@ -109,15 +110,6 @@ def write_metadata(root: Path, record: VideoMetadata) -> Path:
 
 def thumbnail_path(root: Path, video_id: str, ext: str) -> Path:
     return Path(root) / THUMBNAILS / f"{safe_key(video_id)}.{ext.lstrip('.')}"
-
-
-def find_thumbnail(root: Path, video_id: str) -> Path | None:
-    folder = Path(root) / THUMBNAILS
-    stem = safe_key(video_id)
-    for path in folder.glob(f"{stem}.*") if folder.is_dir() else ():
-        if path.stem == stem and not path.name.endswith(".tmp"):
-            return path
-    return None
 
 
 def log_path(root: Path) -> Path:
