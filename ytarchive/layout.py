@@ -13,9 +13,12 @@ import tempfile
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ytarchive.models import VideoMetadata
 from ytarchive.refs import is_video_id
+
+if TYPE_CHECKING:  # the catalog imports this module: keep pydantic's models out of its import
+    from ytarchive.models import VideoMetadata
 
 __all__ = [
     "VIDEOS",

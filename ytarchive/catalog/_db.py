@@ -1,4 +1,4 @@
-"""The catalog's DuckDB and PyArrow access: lazy imports, shared and sandboxed connections."""
+"""The catalog's DuckDB and PyArrow access: lazy imports, connections, Parquet writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The catalog's tables, columns and tuning constants (no duckdb or pyarrow)."""
+"""The catalog's schema in one place: tables, columns, keys, orders, file names, tuning."""
 
 from __future__ import annotations
 
