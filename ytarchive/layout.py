@@ -1,25 +1,30 @@
-"""Where files go in the archive: videos/, metadata/, thumbnails/, logs/, temp and lock dirs."""
+"""Where files go in the archive: videos/, metadata/, thumbnails/, catalog/, logs/, temp, locks."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import re
 import shutil
 import tempfile
-import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ytarchive.models import VideoMetadata
+from ytarchive.refs import is_video_id
+
+if TYPE_CHECKING:  # the catalog imports this module: keep pydantic's models out of its import
+    from ytarchive.models import VideoMetadata
 
 __all__ = [
     "VIDEOS",
     "METADATA",
     "THUMBNAILS",
+    "CATALOG",
     "LOGS",
     "TMP",
     "LOCKS",
@@ -30,7 +35,6 @@ __all__ = [
     "metadata_path",
     "write_metadata",
     "thumbnail_path",
-    "find_thumbnail",
     "log_path",
     "temp_dir",
     "video_lock",
@@ -43,24 +47,51 @@ __all__ = [
 VIDEOS = "videos"
 METADATA = "metadata"
 THUMBNAILS = "thumbnails"
+CATALOG = "catalog"
 LOGS = "logs"
 TMP = ".tmp"
 LOCKS = ".locks"
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_KEPT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
 _SLUG_DROP = re.compile(r"[\x00-\x1f/\\:*?\"<>|\[\]]+")
 _SPACES = re.compile(r"\s+")
 MAX_SLUG = 80
+MAX_KEY = 120
 
 
 def safe_key(video_id: str) -> str:
-    """A video key as it appears in file names: YouTube ids unchanged, anything else made safe.
+    """A video key as it appears in file names: a YouTube id exactly, anything else made safe.
 
-    Non-YouTube keys look like ``generic:abc`` (extractor, colon, id); the colon and anything
-    outside ``[A-Za-z0-9_.-]`` become ``_`` so the name works on every filesystem.
+    YouTube ids (11 of ``[A-Za-z0-9_-]``, a leading ``_`` or ``-`` included) are kept as they
+    are. Other keys look like ``generic:abc`` (extractor, colon, id) and are encoded one to one
+    into ``[A-Za-z0-9_.-]``: letters, digits and ``-`` stay, ``:`` becomes ``_``, and every
+    other byte (``_`` and ``.`` too) becomes ``.`` and two hex digits; so no two keys share a
+    name, and no other key takes a YouTube id's name. A name longer than MAX_KEY keeps its
+    start and ends in ``.-`` and a hash of the whole key.
     """
-    key = _UNSAFE.sub("_", video_id).strip("._") or "video"
-    return key[:120]
+    if not video_id:
+        raise ValueError("a video key cannot be empty")
+    if is_video_id(video_id):
+        return video_id
+    name = _encode(video_id, colon="_")
+    if is_video_id(name):  # e.g. "ab:cdefghij": spell its colons out instead
+        name = _encode(video_id, colon=".3A")
+    if len(name) > MAX_KEY:
+        digest = hashlib.sha256(video_id.encode("utf-8")).hexdigest()[:16]
+        name = f"{name[: MAX_KEY - 18]}.-{digest}"
+    return name
+
+
+def _encode(key: str, colon: str) -> str:
+    parts = []
+    for byte in key.encode("utf-8"):
+        if byte in _KEPT:
+            parts.append(chr(byte))
+        elif byte == 0x3A:
+            parts.append(colon)
+        else:
+            parts.append(f".{byte:02X}")
+    return "".join(parts)
 
 
 def slugify(title: str | None, max_len: int = MAX_SLUG) -> str:
@@ -111,15 +142,6 @@ def thumbnail_path(root: Path, video_id: str, ext: str) -> Path:
     return Path(root) / THUMBNAILS / f"{safe_key(video_id)}.{ext.lstrip('.')}"
 
 
-def find_thumbnail(root: Path, video_id: str) -> Path | None:
-    folder = Path(root) / THUMBNAILS
-    stem = safe_key(video_id)
-    for path in folder.glob(f"{stem}.*") if folder.is_dir() else ():
-        if path.stem == stem and not path.name.endswith(".tmp"):
-            return path
-    return None
-
-
 def log_path(root: Path) -> Path:
     return Path(root) / LOGS / "ytarchive.log"
 
@@ -161,7 +183,7 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def sweep_temp(root: Path, min_age_seconds: float = 0.0) -> list[str]:
+def sweep_temp(root: Path) -> list[str]:
     """Remove what killed runs left under .tmp/: every entry whose video lock nobody holds.
 
     Returns the keys removed. An entry whose lock is held belongs to a live download and stays.
@@ -170,11 +192,7 @@ def sweep_temp(root: Path, min_age_seconds: float = 0.0) -> list[str]:
     removed: list[str] = []
     if not tmp.is_dir():
         return removed
-    now = time.time()
     for entry in list(tmp.iterdir()):
-        with contextlib.suppress(FileNotFoundError):
-            if min_age_seconds and now - entry.stat().st_mtime < min_age_seconds:
-                continue
         lock = Path(root) / LOCKS / f"{entry.name}.lock"
         if not _remove_if_unlocked(entry, lock):
             continue

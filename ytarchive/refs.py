@@ -21,11 +21,11 @@ __all__ = [
     "is_video_id",
 ]
 
-VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
-PLAYLIST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
-CHANNEL_ID_RE = re.compile(r"^UC[A-Za-z0-9_-]{22}$")
-HANDLE_RE = re.compile(r"^@[A-Za-z0-9._-]{3,30}$")
-NAME_RE = re.compile(r"^[A-Za-z0-9._%-]{1,100}$")
+VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{11}\Z")
+PLAYLIST_ID_RE = re.compile(r"^[A-Za-z0-9_-]{2,64}\Z")
+CHANNEL_ID_RE = re.compile(r"^UC[A-Za-z0-9_-]{22}\Z")
+HANDLE_RE = re.compile(r"^@[A-Za-z0-9._-]{3,30}\Z")
+NAME_RE = re.compile(r"^[A-Za-z0-9._%-]{1,100}\Z")
 
 YOUTUBE_HOSTS = {
     "youtube.com",
@@ -84,6 +84,7 @@ Ref = VideoRef | PlaylistRef | ChannelRef
 
 
 def is_video_id(text: str) -> bool:
+    """Whether text is exactly a YouTube video id: 11 of [A-Za-z0-9_-], a leading - or _ too."""
     return bool(VIDEO_ID_RE.match(text))
 
 

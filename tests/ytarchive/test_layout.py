@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -22,7 +23,54 @@ def test_video_filename_has_title_slug_and_id() -> None:
 
 def test_video_filename_without_title_and_for_non_youtube_keys() -> None:
     assert layout.video_filename(None, "dQw4w9WgXcQ", ".webm") == "untitled [dQw4w9WgXcQ].webm"
-    assert layout.video_filename("Clip", "generic:a/b c", "mp4") == "Clip [generic_a_b_c].mp4"
+    # safe on every filesystem, and one to one: "/" and " " are spelled out, not collapsed
+    assert layout.video_filename("Clip", "generic:a/b c", "mp4") == "Clip [generic_a.2Fb.20c].mp4"
+
+
+EDGE_IDS = [
+    "_KV5zjR3j1t",
+    "KV5zjR3j1t_",
+    "-abcdefghij",
+    "__abcdefgh_",
+    "-_-_-_-_-_-",
+    "a.bcdefghij",
+]
+
+
+@pytest.mark.parametrize("video_id", EDGE_IDS[:5])
+def test_a_youtube_id_is_kept_exactly_in_every_path(tmp_path: Path, video_id: str) -> None:
+    assert layout.safe_key(video_id) == video_id
+    assert layout.video_filename("T", video_id, "mp4") == f"T [{video_id}].mp4"
+    assert layout.metadata_path(tmp_path, video_id).name == f"{video_id}.json"
+    assert layout.thumbnail_path(tmp_path, video_id, "jpg").name == f"{video_id}.jpg"
+    assert layout.temp_dir(tmp_path, video_id).name == video_id
+    with layout.video_lock(tmp_path, video_id):
+        assert (tmp_path / ".locks" / f"{video_id}.lock").exists()
+
+
+def test_no_two_keys_share_a_name() -> None:
+    keys = [
+        *EDGE_IDS,
+        "KV5zjR3j1t",  # what the old name of _KV5zjR3j1t and KV5zjR3j1t_ was
+        "generic:a/b c", "generic:a_b_c", "generic_a_b_c", "generic:a.2Fb.20c", "generic:a:b:c",
+        "ab:cdefghij", "ab_cdefghij", "ab.3Acdefghij", "vimeo:x", "vimeo_x", "vimeo:_x",
+        "url-0123456789abcdef", ":x", ".x", "x" * 300, "x" * 301, "é:ü", "e:u",
+    ]  # fmt: skip
+    names = [layout.safe_key(k) for k in keys]
+    assert len(set(names)) == len(keys)
+    for key, name in zip(keys, names, strict=True):
+        assert re.fullmatch(r"[A-Za-z0-9_.-]{1,120}", name), (key, name)
+        if name != key:  # a changed key never takes the name of a YouTube id
+            assert not re.fullmatch(r"[A-Za-z0-9_-]{11}", name), (key, name)
+
+
+def test_find_video_files_tells_apart_ids_the_old_names_merged(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for video_id in ("_KV5zjR3j1t", "KV5zjR3j1t_"):
+        (videos / layout.video_filename("Same title", video_id, "mp4")).write_bytes(b"x")
+    found = layout.find_video_files(tmp_path, "_KV5zjR3j1t")
+    assert [p.name for p in found] == ["Same title [_KV5zjR3j1t].mp4"]
 
 
 def test_slug_keeps_unicode_and_stays_short() -> None:

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.testbed.library import EDGE_VIDEO_IDS
 from ytarchive.errors import InputError
 from ytarchive.refs import (
     ChannelRef,
     PlaylistRef,
     VideoRef,
+    is_video_id,
     parse_playlist_ref,
     parse_ref,
     read_batch_file,
@@ -159,6 +161,29 @@ def test_any_video_id_round_trips_through_every_url_shape(video_id: str) -> None
         ref = parse_ref(template.format(video_id))
         assert isinstance(ref, VideoRef)
         assert ref.video_id == video_id
+
+
+EDGE_IDS = [*EDGE_VIDEO_IDS, "___________", "-----------", "-_-_-_-_-_-"]
+
+
+@pytest.mark.parametrize("video_id", EDGE_IDS)
+@pytest.mark.parametrize("shape", VIDEO_SHAPES)
+def test_ids_that_begin_with_dash_or_underscore_in_every_shape(shape: str, video_id: str) -> None:
+    ref = parse_ref(shape.replace(VID, video_id))
+    assert ref == VideoRef(video_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+
+
+def test_edge_ids_in_a_batch_file_and_as_playlist_watch_urls(tmp_path: Path) -> None:
+    batch = tmp_path / "urls.txt"
+    batch.write_text("".join(f"{v}\n" for v in EDGE_IDS))
+    assert read_batch_file(batch) == EDGE_IDS
+    url = f"https://www.youtube.com/watch?v=-abcdefghij&list=_{PL[1:]}"
+    assert parse_playlist_ref(url).playlist_id == f"_{PL[1:]}"
+
+
+@pytest.mark.parametrize("text", ["abcdefghijk\n", "-abcdefghi", "_abcdefghijk", "-abc defghi"])
+def test_near_ids_are_not_ids(text: str) -> None:
+    assert not is_video_id(text)
 
 
 @given(st.text(max_size=80))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, playlist_app, render
 
@@ -40,7 +41,6 @@ class Job:
     fmt: OutputFormat
     playlist: bool = False
     metadata_only: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,7 +48,31 @@ class Job:
 # ---------------------------------------------------------------------------------------------
 
 
-@app.command("download")
+class _DashIdHint(TyperCommand):
+    """A video id that begins with '-' reads as an option: say how to pass it, in one line."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from ytarchive.errors import InputError
+        from ytarchive.refs import is_video_id
+
+        takes_value = {o for p in self.params if not getattr(p, "is_flag", True) for o in p.opts}
+        known = {o for p in self.params for o in (*p.opts, *p.secondary_opts)}
+        known |= set(ctx.help_option_names)
+        previous = ""
+        for arg in args:
+            if arg == "--":
+                break
+            if arg.startswith("-") and is_video_id(arg) and arg not in known:
+                if previous not in takes_value:
+                    raise InputError(
+                        f"{arg!r} looks like a video id that begins with '-': put `--` before "
+                        f"it: ytarchive {ctx.info_name} -- {arg}"
+                    )
+            previous = arg
+        return super().parse_args(ctx, args)
+
+
+@app.command("download", cls=_DashIdHint)
 def download(
     urls: list[str] = typer.Argument(None, help="Video ids or URLs, playlist or channel URLs."),
     batch: Path = typer.Option(
@@ -66,7 +90,8 @@ def download(
 
     Every input is checked first; a bad URL or batch line exits 2 and nothing is written. A
     single playlist or channel URL runs the playlist flow. Exit 0 when every video is archived
-    or recorded unavailable, 1 when some video still failed after its retries.
+    or recorded unavailable, 1 when some video still failed after its retries. Put `--` before
+    ids that begin with '-' (ytarchive download -- -abcdefghij).
 
     Example: ytarchive download dQw4w9WgXcQ https://youtu.be/9bZkp7q19f0 --quality 720p
     """

@@ -1,4 +1,4 @@
-"""The catalog's tables, columns and tuning constants (no duckdb or pyarrow)."""
+"""The catalog's schema in one place: tables, columns, keys, orders, file names, tuning."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ TABLES = ("videos", "downloads", "playlists", "playlist_items")
 STATUSES = ("archived", "unavailable", "failed")
 
 
-_TYPES = {
+TYPES = {
     "str": "VARCHAR",
     "int": "BIGINT",
     "ts": "TIMESTAMPTZ",
@@ -86,7 +86,7 @@ LATEST = "_latest"
 
 
 # key and "newest first" order of the tables that keep one current row per key
-_KEYS = {
+KEYS = {
     "videos": ("video_id", "fetched_at DESC NULLS LAST, recorded_at DESC NULLS LAST"),
     "downloads": ("video_id", "recorded_at DESC NULLS LAST, status"),
     "playlists": ("playlist_id", "fetched_at DESC NULLS LAST, recorded_at DESC NULLS LAST"),
@@ -94,7 +94,7 @@ _KEYS = {
 
 
 # physical order of a base file: current rows first (row groups of history are skipped), by key
-_BASE_ORDER = {
+BASE_ORDER = {
     "videos": "_latest DESC, video_id, fetched_at DESC NULLS LAST",
     "downloads": "_latest DESC, video_id, recorded_at DESC NULLS LAST",
     "playlists": "_latest DESC, playlist_id, fetched_at DESC NULLS LAST",
@@ -187,4 +187,48 @@ MAX_RANGES = 512  # token-id ranges per word written out; beyond, an IN list
 INDEX_SLICE = 100_000  # videos tokenised at a time when building the word index
 
 
-_READ_RETRIES = 12
+READ_RETRIES = 12
+
+
+# the order of list_videos, and of the rows (`rid`) of the derived archive table
+LIST_ORDER = "published_at DESC NULLS LAST, video_id"
+
+
+# the archive columns that come from the newest outcome (the rest from the newest metadata)
+DOWNLOAD_FIELDS = (
+    "status",
+    "reason",
+    "file_path",
+    "bytes",
+    "width",
+    "height",
+    "format",
+    "recorded_at",
+)
+
+
+# what stats() counts, overall and per channel
+STATS_KEYS = (
+    "videos",
+    "archived",
+    "unavailable",
+    "failed",
+    "pending",
+    "total_bytes",
+    "total_duration_seconds",
+)
+
+
+# physical order of a merged file
+MERGE_ORDER = {
+    "videos": "video_id, fetched_at DESC NULLS LAST",
+    "downloads": "video_id, recorded_at DESC NULLS LAST",
+    "playlists": "playlist_id, fetched_at DESC NULLS LAST",
+    "playlist_items": "playlist_id, fetched_at DESC NULLS LAST, snapshot_id, position",
+}
+
+
+# Parquet content, but never a ".parquet" name: a compactor killed mid-build leaves its scratch
+# behind until the next compaction, and nothing under catalog/ may then break the documented
+# plain-DuckDB read of 'catalog/**/*.parquet' (an empty or torn scratch file would).
+SCRATCH_SUFFIX = ".tokens-part"

@@ -1,21 +1,16 @@
-"""The catalog's list, stats and search queries over a snapshot."""
+"""The catalog's first list page and word search over a snapshot."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ytarchive._catalog_db import _fetch
-from ytarchive._catalog_files import _Derived
-from ytarchive._catalog_schema import _KEYS, ARCHIVE_COLUMNS, MAX_RANGES
-from ytarchive._catalog_sql import _LIST_ORDER, _lit, _scan, _search_text, _Sql
+from ytarchive.catalog._db import fetch
+from ytarchive.catalog._files import Derived
+from ytarchive.catalog._schema import ARCHIVE_COLUMNS, KEYS, LIST_ORDER, MAX_RANGES
+from ytarchive.catalog._sql import Sql, literal, scan, search_text
 
 
-def _list_key(row: dict) -> tuple:
-    published = row.get("published_at")
-    return (published is None, -published.timestamp() if published else 0.0, row["video_id"])
-
-
-def _first_rows(con: Any, sql: _Sql, cond: str, want: int, by_status: bool) -> list[dict]:
+def first_rows(con: Any, sql: Sql, cond: str, want: int, by_status: bool) -> list[dict]:
     """The first `want` archive rows in list order: stored rows are already in that order (a
     row's position `rid` is its rank), so only their first positions are read; rows of videos
     changed since the compaction are computed, and merged in by their keys before any row is
@@ -36,25 +31,25 @@ def _first_rows(con: Any, sql: _Sql, cond: str, want: int, by_status: bool) -> l
     if tail:
         live = con.execute(
             f"SELECT NULL, video_id, epoch_us(published_at) FROM ({sql.tail_archive()}) "
-            f"WHERE {cond} ORDER BY {_LIST_ORDER} LIMIT {int(want)}"
+            f"WHERE {cond} ORDER BY {LIST_ORDER} LIMIT {int(want)}"
         ).fetchall()
         keys = sorted(keys + live, key=lambda k: (k[2] is None, -(k[2] or 0), k[1]))[:want]
     rids = [str(k[0]) for k in keys if k[0] is not None]
-    changed = [_lit(k[1]) for k in keys if k[0] is None]
+    changed = [literal(k[1]) for k in keys if k[0] is None]
     rows: dict[str, dict] = {}
     if rids:
         query = f"SELECT * FROM {stored} WHERE rid IN ({', '.join(rids)})"
-        rows.update((r["video_id"], r) for r in _fetch(con, query, ARCHIVE_COLUMNS))
+        rows.update((r["video_id"], r) for r in fetch(con, query, ARCHIVE_COLUMNS))
     if changed:
         query = sql.tail_archive(f"video_id IN ({', '.join(changed)})")
-        rows.update((r["video_id"], r) for r in _fetch(con, query, ARCHIVE_COLUMNS))
+        rows.update((r["video_id"], r) for r in fetch(con, query, ARCHIVE_COLUMNS))
     return [rows[k[1]] for k in keys]
 
 
 # -- search -----------------------------------------------------------------------------------
 
 
-class _Search:
+class Search:
     """One search: the word index answers for the base, reading the text answers for the rest.
 
     A word matches a video when its lower-cased title, description, tags or channel hold the
@@ -65,7 +60,7 @@ class _Search:
     a word form a few id ranges, and the scan skips every block of postings outside them.
     """
 
-    def __init__(self, con: Any, sql: _Sql, words: list[str], limit: int) -> None:
+    def __init__(self, con: Any, sql: Sql, words: list[str], limit: int) -> None:
         self.con, self.sql, self.limit = con, sql, limit
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _words AS "
@@ -104,30 +99,30 @@ class _Search:
         if derived is not None:
             changed = {f[0] for f in found if f[3] is None}
             if self.sql.archive_tail():
-                listed = ", ".join(_lit(i) for i in ids)
+                listed = ", ".join(literal(i) for i in ids)
                 query = f"SELECT video_id FROM _tail_ids WHERE video_id IN ({listed})"
                 changed |= {r[0] for r in self.con.execute(query).fetchall()}
             rids = [str(int(f[3])) for f in found if f[3] is not None and f[0] not in changed]
             if rids:
                 query = f"SELECT * FROM {derived.table('archive')} WHERE rid IN ({', '.join(rids)})"
-                rows.update((r["video_id"], r) for r in _fetch(self.con, query, ARCHIVE_COLUMNS))
+                rows.update((r["video_id"], r) for r in fetch(self.con, query, ARCHIVE_COLUMNS))
         if changed:
-            where = "video_id IN (" + ", ".join(_lit(i) for i in sorted(changed)) + ")"
-            live = _fetch(self.con, self.sql.live_archive(where), ARCHIVE_COLUMNS)
+            where = "video_id IN (" + ", ".join(literal(i) for i in sorted(changed)) + ")"
+            live = fetch(self.con, self.sql.live_archive(where), ARCHIVE_COLUMNS)
             rows.update((r["video_id"], r) for r in live)
         return rows
 
     # -- reading the text -------------------------------------------------------------------
 
     def _all_in(self, expr: str) -> str:
-        return " AND ".join(f"contains({expr}, {_lit(w)})" for w in self.words)
+        return " AND ".join(f"contains({expr}, {literal(w)})" for w in self.words)
 
     def _scan(self, videos: str) -> list[tuple]:
         """(video_id, title_match, published_us, None) of the best matching rows of `videos`."""
         in_title = self._all_in("coalesce(lt, '')")
         query = (
             "WITH v AS (SELECT video_id, published_at, lower(title) AS lt, "
-            f"{_search_text()} AS txt FROM ({videos})) "
+            f"{search_text()} AS txt FROM ({videos})) "
             f"SELECT video_id, {in_title} AS title_match, "
             "epoch_us(published_at) AS published, NULL AS rid FROM v "
             f"WHERE {self._all_in('txt')} "
@@ -140,8 +135,8 @@ class _Search:
         """The videos tail's rows that are newer than the indexed snapshot of the same id."""
         files = self.sql.state.files["videos"]
         assert self.sql.state.derived is not None
-        _, order = _KEYS["videos"]
-        tail = f"SELECT * FROM {_scan(files.tail)}"
+        _, order = KEYS["videos"]
+        tail = f"SELECT * FROM {scan(files.tail)}"
         newest = f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}) = 1"
         return (
             f"WITH tv AS ({tail} {newest}), "
@@ -156,7 +151,7 @@ class _Search:
 
     # -- the word index ---------------------------------------------------------------------
 
-    def _indexed(self, derived: _Derived, tail: bool) -> list[tuple]:
+    def _indexed(self, derived: Derived, tail: bool) -> list[tuple]:
         """(video_id, title_match, published_us, rid) of the base's best matches (the index)."""
         matched = self.con.execute(
             f"SELECT w, token_id, df FROM {derived.table('vocab')} JOIN _words "

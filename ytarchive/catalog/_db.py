@@ -1,4 +1,4 @@
-"""The catalog's DuckDB and PyArrow access: lazy imports, shared and sandboxed connections."""
+"""The catalog's DuckDB and PyArrow access: lazy imports, connections, Parquet writes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from ytarchive._catalog_files import _Derived
-from ytarchive._catalog_schema import COLUMNS, COMPACT_MEMORY, LATEST, TMP_PREFIX
-from ytarchive._catalog_sql import _lit, _q
+from ytarchive.catalog._files import Derived, fsync_file
+from ytarchive.catalog._schema import COLUMNS, COMPACT_MEMORY, LATEST, TMP_PREFIX
+from ytarchive.catalog._sql import ident, literal
 from ytarchive.errors import CatalogError
 
 _duckdb_module: Any = None
@@ -24,7 +24,7 @@ _duckdb_module: Any = None
 # -- outside libraries, imported on first use ------------------------------------------------
 
 
-def _duckdb() -> Any:
+def duckdb_module() -> Any:
     global _duckdb_module
     if _duckdb_module is None:
         import duckdb
@@ -33,15 +33,15 @@ def _duckdb() -> Any:
     return _duckdb_module
 
 
-def _arrow() -> tuple[Any, Any]:
+def arrow() -> tuple[Any, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     return pa, pq
 
 
-def _arrow_schema(table: str) -> Any:
-    pa, _ = _arrow()
+def arrow_schema(table: str) -> Any:
+    pa, _ = arrow()
     kinds = {
         "str": pa.string(),
         "int": pa.int64(),
@@ -53,17 +53,36 @@ def _arrow_schema(table: str) -> Any:
     return pa.schema([*fields, pa.field(LATEST, pa.bool_())])
 
 
+def write_parquet(folder: Path, name: str, data: Any) -> Path:
+    """Write a pyarrow table whole under a temporary name, fsync, rename to `name`."""
+    _, pq = arrow()
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / name
+    tmp = folder / f"{TMP_PREFIX}{name}.tmp"
+    try:
+        pq.write_table(data, tmp, compression="zstd")
+        fsync_file(tmp)
+        os.rename(tmp, final)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise CatalogError(f"cannot write {final}: {exc}") from exc
+        raise
+    return final
+
+
 @contextlib.contextmanager
-def _compact_connection(catalog_dir: Path) -> Iterator[Any]:
+def compact_connection(catalog_dir: Path) -> Iterator[Any]:
     spill = catalog_dir / f"{TMP_PREFIX}duckdb-{os.getpid()}-{secrets.token_hex(4)}"
     con = _connect()
     try:
-        con.execute(f"SET memory_limit = {_lit(COMPACT_MEMORY)}")
-        con.execute(f"SET temp_directory = {_lit(str(spill))}")
+        con.execute(f"SET memory_limit = {literal(COMPACT_MEMORY)}")
+        con.execute(f"SET temp_directory = {literal(str(spill))}")
         con.execute("SET preserve_insertion_order = true")
         yield con
-    except _duckdb().Error as exc:
-        raise CatalogError(f"compaction failed: {_first_line(exc)}") from exc
+    except duckdb_module().Error as exc:
+        raise CatalogError(f"compaction failed: {first_line(exc)}") from exc
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -75,7 +94,7 @@ _shared: Any = None
 _shared_lock = threading.Lock()
 
 
-def _cursor() -> Any:
+def cursor() -> Any:
     """A connection of the process's one in-memory DuckDB (opening a database costs ~30 ms;
     a cursor of it costs well under one). Temporary tables are per cursor."""
     global _shared
@@ -94,16 +113,16 @@ _CONFIG = {
 _attached: set[tuple[int, str]] = set()
 
 
-def _attach(con: Any, derived: _Derived, own_database: bool) -> bool:
+def attach(con: Any, derived: Derived, own_database: bool) -> bool:
     """Attach the derived database read-only (once per process: ATTACH is per database, and the
     shared one is). False when it cannot be read (another DuckDB version wrote it, say)."""
-    duckdb = _duckdb()
+    duckdb = duckdb_module()
     key = (os.getpid(), derived.path)
     with _shared_lock:
         if not own_database and key in _attached:
             return True
         try:
-            con.execute(f"ATTACH {_lit(derived.path)} AS {derived.alias} (READ_ONLY)")
+            con.execute(f"ATTACH {literal(derived.path)} AS {derived.alias} (READ_ONLY)")
         except duckdb.IOException:
             raise  # gone: a compaction moved on, the read loop looks again
         except duckdb.Error as exc:
@@ -115,14 +134,14 @@ def _attach(con: Any, derived: _Derived, own_database: bool) -> bool:
 
 
 def _connect() -> Any:
-    con = _duckdb().connect(":memory:", config=_CONFIG)
+    con = duckdb_module().connect(":memory:", config=_CONFIG)
     con.execute("SET enable_progress_bar = false")
     return con
 
 
-def _sandbox_connection() -> Any:
-    """A database of its own for user SQL: _lock_down changes settings that are global."""
-    con = _duckdb().connect(
+def sandbox_connection() -> Any:
+    """A database of its own for user SQL: lock_down changes settings that are global."""
+    con = duckdb_module().connect(
         ":memory:",
         config={**_CONFIG, "temp_directory": ""},
     )
@@ -131,18 +150,20 @@ def _sandbox_connection() -> Any:
     return con
 
 
-def _lock_down(con: Any, root: Path) -> None:
+def lock_down(con: Any, root: Path) -> None:
     """After the views exist: no file outside the archive, no settings changed, no spilling."""
     allowed = str(Path(root).resolve())
-    con.execute(f"SET allowed_directories = [{_lit(allowed)}]")
+    con.execute(f"SET allowed_directories = [{literal(allowed)}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 
-def _fetch(con: Any, query: str, spec: list[tuple[str, str]]) -> list[dict]:
+def fetch(con: Any, query: str, spec: list[tuple[str, str]]) -> list[dict]:
     """Rows of query as dicts; timestamps travel as epoch microseconds (DuckDB's own conversion
     of TIMESTAMPTZ costs ~40 ms the first time in a process) and come back as UTC datetimes."""
-    cols = ", ".join(f"epoch_us({_q(n)}) AS {_q(n)}" if k == "ts" else _q(n) for n, k in spec)
+    cols = ", ".join(
+        f"epoch_us({ident(n)}) AS {ident(n)}" if k == "ts" else ident(n) for n, k in spec
+    )
     rows = con.execute(f"SELECT {cols} FROM ({query})").fetchall()
     stamps = [i for i, (_, k) in enumerate(spec) if k == "ts"]
     names = [n for n, _ in spec]
@@ -162,10 +183,10 @@ def _from_us(micros: int) -> Any:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
-def _present(row: dict) -> dict:
+def non_null(row: dict) -> dict:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -17,7 +17,7 @@ import pytest
 
 from ytarchive.catalog import Catalog
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 WRITER = """
 import sys
@@ -70,7 +70,7 @@ print(json.dumps({"reads": reads, "problems": problems[:20], "last": last}), flu
 COMPACTOR = """
 import sys, time
 from pathlib import Path
-import ytarchive.catalog as catalog_module
+import ytarchive.catalog._compact as catalog_module
 from ytarchive.catalog import Catalog
 root, stop = Path(sys.argv[1]), Path(sys.argv[2])
 remove = catalog_module._remove_file

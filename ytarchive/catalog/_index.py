@@ -9,37 +9,38 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ytarchive._catalog_files import (
-    _atomic_write,
-    _Files,
-    _final_name,
-    _fsync,
-    _new_name,
-    _State,
-    _unlink_quiet,
+from ytarchive.catalog._files import (
+    Files,
+    State,
+    atomic_write,
+    final_name,
+    fsync_file,
+    new_name,
+    unlink_quiet,
 )
-from ytarchive._catalog_schema import (
+from ytarchive.catalog._schema import (
     ARCHIVE_COLUMNS,
     COLUMNS,
     DERIVED_FORMAT,
     INDEX_SLICE,
     LATEST,
+    LIST_ORDER,
+    SCRATCH_SUFFIX,
     TABLES,
     TMP_PREFIX,
 )
-from ytarchive._catalog_sql import (
-    _LIST_ORDER,
-    _cols,
-    _latest_expr,
-    _lit,
-    _scan,
-    _search_text,
-    _Sql,
-    _stats_agg,
+from ytarchive.catalog._sql import (
+    Sql,
+    col_list,
+    latest_expr,
+    literal,
+    scan,
+    search_text,
+    stats_agg,
 )
 
 
-def _write_merged(
+def write_merged(
     con: Any,
     table: str,
     folder: Path,
@@ -49,26 +50,20 @@ def _write_merged(
 ) -> Path:
     """Write the rows of sources, each exactly once, to a temporary file; return its final name
     encoded in the temporary one (see _publish)."""
-    name = _new_name(kind)
+    name = new_name(kind)
     tmp = folder / f"{TMP_PREFIX}{name}.tmp"
-    cols = _cols(COLUMNS[table])
+    cols = col_list(COLUMNS[table])
     con.execute(
-        f"COPY (SELECT {cols}, {_latest_expr(table)} AS {LATEST} FROM {_scan(sources)} "
-        f"ORDER BY {orders[table]}) TO {_lit(str(tmp))} "
+        f"COPY (SELECT {cols}, {latest_expr(table)} AS {LATEST} FROM {scan(sources)} "
+        f"ORDER BY {orders[table]}) TO {literal(str(tmp))} "
         "(FORMAT parquet, COMPRESSION zstd)"
     )
-    _fsync(tmp)
+    fsync_file(tmp)
     return tmp
 
 
-# Parquet content, but never a ".parquet" name: a compactor killed mid-build leaves its scratch
-# behind until the next compaction, and nothing under catalog/ may then break the documented
-# plain-DuckDB read of 'catalog/**/*.parquet' (an empty or torn scratch file would).
-SCRATCH_SUFFIX = ".tokens-part"
-
-
-def _build_derived(con: Any, index_dir: Path, bases: dict[str, Path | None]) -> str:
-    """Write the derived database for these bases (see _Derived); returns its generation.
+def build_derived(con: Any, index_dir: Path, bases: dict[str, Path | None]) -> str:
+    """Write the derived database for these bases (see Derived); returns its generation.
 
     A DuckDB file rather than Parquet because its reads are point reads: a page of the list, the
     rows of 50 search results, the postings of a few tokens. The word index is built in slices
@@ -77,12 +72,12 @@ def _build_derived(con: Any, index_dir: Path, bases: dict[str, Path | None]) -> 
     token order) and one sorted pass the postings.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
-    gen = _new_name("gen")[: -len(".parquet")]
+    gen = new_name("gen")[: -len(".parquet")]
     final = index_dir / f"{gen}.duckdb"
     tmp = index_dir / f"{TMP_PREFIX}{gen}.duckdb"
     scratch = index_dir / f"{TMP_PREFIX}{gen}.tokens"
     alias = "ytd_build"
-    con.execute(f"ATTACH {_lit(str(tmp))} AS {alias}")
+    con.execute(f"ATTACH {literal(str(tmp))} AS {alias}")
     try:
         _write_archive(con, bases, alias)
         _write_tokens(con, bases["videos"], scratch)
@@ -91,45 +86,45 @@ def _build_derived(con: Any, index_dir: Path, bases: dict[str, Path | None]) -> 
     except BaseException:
         with contextlib.suppress(Exception):
             con.execute(f"DETACH {alias}")
-        _unlink_quiet(tmp)
-        _unlink_quiet(tmp.with_name(tmp.name + ".wal"))
+        unlink_quiet(tmp)
+        unlink_quiet(tmp.with_name(tmp.name + ".wal"))
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         con.execute("DROP TABLE IF EXISTS arch")
-    _fsync(tmp)
+    fsync_file(tmp)
     os.rename(tmp, final)
     manifest = {
-        "videos": bases["videos"] and _final_name(bases["videos"]),
-        "downloads": bases["downloads"] and _final_name(bases["downloads"]),
+        "videos": bases["videos"] and final_name(bases["videos"]),
+        "downloads": bases["downloads"] and final_name(bases["downloads"]),
         "db": final.name,
         "format": DERIVED_FORMAT,
     }
-    _atomic_write(index_dir / f"{gen}.json", json.dumps(manifest).encode())
+    atomic_write(index_dir / f"{gen}.json", json.dumps(manifest).encode())
     return gen
 
 
 def _write_archive(con: Any, bases: dict[str, Path | None], alias: str) -> None:
     """One row per video in list order (`rid`, the row's rank, is its id in the word index),
     and the stats per channel."""
-    state = _State({t: _Files(str(bases[t]) if bases[t] else None, ()) for t in TABLES}, None)
+    state = State({t: Files(str(bases[t]) if bases[t] else None, ()) for t in TABLES}, None)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE arch AS SELECT (row_number() OVER "
-        f"(ORDER BY {_LIST_ORDER}) - 1)::INTEGER AS rid, * "
-        f"FROM ({_Sql(state).live_archive(versions=True)})"
+        f"(ORDER BY {LIST_ORDER}) - 1)::INTEGER AS rid, * "
+        f"FROM ({Sql(state).live_archive(versions=True)})"
     )
     con.execute(
-        f"CREATE TABLE {alias}.archive AS SELECT rid, {_cols(ARCHIVE_COLUMNS)}, "
+        f"CREATE TABLE {alias}.archive AS SELECT rid, {col_list(ARCHIVE_COLUMNS)}, "
         "metadata_fetched_at, metadata_recorded_at FROM arch ORDER BY rid"
     )
     con.execute(f"CREATE INDEX archive_rid ON {alias}.archive (rid)")
     con.execute(f"CREATE INDEX archive_video_id ON {alias}.archive (video_id)")
     con.execute(
-        f"CREATE TABLE {alias}.stats AS SELECT channel_title, {_stats_agg()} FROM arch "
+        f"CREATE TABLE {alias}.stats AS SELECT channel_title, {stats_agg()} FROM arch "
         "GROUP BY channel_title"
     )
     con.execute(
-        f"CREATE TABLE {alias}.downloads AS SELECT * FROM ({_Sql(state).latest('downloads')}) "
+        f"CREATE TABLE {alias}.downloads AS SELECT * FROM ({Sql(state).latest('downloads')}) "
         "ORDER BY video_id"
     )
     con.execute(f"CREATE INDEX downloads_video_id ON {alias}.downloads (video_id)")
@@ -139,26 +134,26 @@ def _write_tokens(con: Any, videos_base: Path | None, scratch: Path) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     if videos_base is None:
         return
-    rows = con.execute(f"SELECT count(*) FROM {_scan([str(videos_base)])}").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {scan([str(videos_base)])}").fetchone()[0]
     split = r"regexp_split_to_array({}, '\s+')"
     for i, lo in enumerate(range(0, rows, INDEX_SLICE)):
         part = (
-            f"SELECT * FROM {_scan([str(videos_base)], True)} WHERE {LATEST} "
+            f"SELECT * FROM {scan([str(videos_base)], True)} WHERE {LATEST} "
             f"AND file_row_number >= {lo} AND file_row_number < {lo + INDEX_SLICE}"
         )
         con.execute(
             "COPY (SELECT a.rid, t.token, bool_or(t.in_title) AS in_title FROM ("
             f"SELECT video_id, unnest({split.format('lower(title)')}) AS token, true AS in_title "
             f"FROM ({part}) UNION ALL "
-            f"SELECT video_id, unnest({split.format(_search_text())}), false FROM ({part})"
+            f"SELECT video_id, unnest({split.format(search_text())}), false FROM ({part})"
             ") t JOIN arch a USING (video_id) WHERE t.token <> '' GROUP BY a.rid, t.token) "
-            f"TO {_lit(str(scratch / f'{i:06d}{SCRATCH_SUFFIX}'))} (FORMAT parquet)"
+            f"TO {literal(str(scratch / f'{i:06d}{SCRATCH_SUFFIX}'))} (FORMAT parquet)"
         )
 
 
 def _write_index(con: Any, scratch: Path, alias: str) -> None:
     tokens = (
-        f"read_parquet({_lit(str(scratch / f'*{SCRATCH_SUFFIX}'))})"
+        f"read_parquet({literal(str(scratch / f'*{SCRATCH_SUFFIX}'))})"
         if any(scratch.glob(f"*{SCRATCH_SUFFIX}"))
         else "(SELECT NULL::INTEGER AS rid, NULL::VARCHAR AS token, NULL::BOOLEAN AS in_title "
         "WHERE false)"

@@ -15,14 +15,14 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from ytarchive._catalog_schema import DERIVED_FORMAT, SIDECAR, TMP_PREFIX
+from ytarchive.catalog._schema import DERIVED_FORMAT, SIDECAR, TMP_PREFIX
 from ytarchive.errors import CatalogError
 
 # -- the files of a table, as one consistent snapshot ------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Files:
+class Files:
     """The live files of one table: the newest base (if any) and everything newer (the tail)."""
 
     base: str | None
@@ -38,7 +38,7 @@ class _Files:
 
 
 @dataclass(frozen=True)
-class _Derived:
+class Derived:
     """A full compaction's derived database: tables archive, stats, vocab and postings."""
 
     path: str
@@ -52,9 +52,9 @@ class _Derived:
 
 
 @dataclass(frozen=True)
-class _State:
-    files: dict[str, _Files]
-    derived: _Derived | None
+class State:
+    files: dict[str, Files]
+    derived: Derived | None
 
     def paths(self) -> list[str]:
         out = [p for f in self.files.values() for p in f.all]
@@ -63,11 +63,11 @@ class _State:
         return out
 
 
-def _kind(name: str) -> str:
+def file_kind(name: str) -> str:
     return name.split("-", 1)[0]
 
 
-def _sidecar(path: Path) -> Path:
+def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name[: -len(".parquet")] + SIDECAR)
 
 
@@ -84,10 +84,10 @@ def _scan_dir(folder: Path) -> frozenset[str]:
     parquet = {n for n in names if n.endswith(".parquet") and not n.startswith(".")}
     superseded: set[str] = set()
     for name in parquet:
-        if _kind(name) == "batch":
+        if file_kind(name) == "batch":
             continue
         try:
-            superseded.update(json.loads(_sidecar(folder / name).read_text()))
+            superseded.update(json.loads(sidecar_path(folder / name).read_text()))
         except FileNotFoundError:
             if (folder / name).exists():
                 continue  # a compacted file without sidecar supersedes nothing
@@ -97,7 +97,7 @@ def _scan_dir(folder: Path) -> frozenset[str]:
     return frozenset(parquet - superseded)
 
 
-def _list_table(folder: Path) -> _Files:
+def list_table(folder: Path) -> Files:
     """List a table twice until two listings agree, so no compaction step falls in between."""
     for _ in range(50):
         try:
@@ -106,25 +106,23 @@ def _list_table(folder: Path) -> _Files:
         except _Stale:
             continue
         if first == second:
-            bases = sorted(n for n in first if _kind(n) == "base")
+            bases = sorted(n for n in first if file_kind(n) == "base")
             base = bases[-1] if bases else None
             tail = sorted(n for n in first if n != base)
-            return _Files(
-                str(folder / base) if base else None, tuple(str(folder / n) for n in tail)
-            )
+            return Files(str(folder / base) if base else None, tuple(str(folder / n) for n in tail))
         time.sleep(0.001)
     raise CatalogError(f"the catalog under {folder} kept changing while being listed")
 
 
-def _base_name(files: _Files) -> str | None:
+def _base_name(files: Files) -> str | None:
     return Path(files.base).name if files.base else None
 
 
-def _base_path(files: _Files) -> Path | None:
+def base_path(files: Files) -> Path | None:
     return Path(files.base) if files.base else None
 
 
-def _find_derived(index_dir: Path, files: dict[str, _Files]) -> _Derived | None:
+def find_derived(index_dir: Path, files: dict[str, Files]) -> Derived | None:
     """The newest derived generation built from exactly the current videos and downloads bases."""
     want = {t: _base_name(files[t]) for t in ("videos", "downloads")}
     try:
@@ -139,11 +137,11 @@ def _find_derived(index_dir: Path, files: dict[str, _Files]) -> _Derived | None:
         if info.get("format") != DERIVED_FORMAT:
             continue  # written by another version: ignored, rebuilt by the next compaction
         if info.get("videos") == want["videos"] and info.get("downloads") == want["downloads"]:
-            return _Derived(str(index_dir / info["db"]))
+            return Derived(str(index_dir / info["db"]))
     return None
 
 
-def _cleanup_index(index_dir: Path, keep: str | None) -> None:
+def cleanup_index(index_dir: Path, keep: str | None) -> None:
     """Remove derived generations other than `keep` (None: only incomplete ones)."""
     try:
         names = os.listdir(index_dir)
@@ -153,24 +151,24 @@ def _cleanup_index(index_dir: Path, keep: str | None) -> None:
     for name in names:
         gen = name.split(".", 1)[0]
         if name.startswith(TMP_PREFIX) or (keep is not None and gen != keep):
-            _remove_any(index_dir / name)
+            remove_any(index_dir / name)
         elif keep is None and gen not in manifests:
-            _remove_any(index_dir / name)
+            remove_any(index_dir / name)
 
 
-def _remove_any(path: Path) -> None:
+def remove_any(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        _unlink_quiet(path)
+        unlink_quiet(path)
 
 
-def _unlink_quiet(path: Path) -> None:
+def unlink_quiet(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError, IsADirectoryError):
         path.unlink()
 
 
-def _final_name(path: Path) -> str:
+def final_name(path: Path) -> str:
     name = path.name
     if name.startswith(TMP_PREFIX):
         name = name[len(TMP_PREFIX) : -len(".tmp")]
@@ -180,17 +178,17 @@ def _final_name(path: Path) -> str:
 # -- small helpers ----------------------------------------------------------------------------
 
 
-def _utcnow() -> Any:
+def utcnow() -> Any:
     from datetime import datetime
 
     return datetime.now(UTC)
 
 
-def _new_name(kind: str) -> str:
+def new_name(kind: str) -> str:
     return f"{kind}-{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.parquet"
 
 
-def _ts(value: Any) -> float:
+def timestamp_of(value: Any) -> float:
     if value is None:
         return float("-inf")
     if value.tzinfo is None:
@@ -198,7 +196,7 @@ def _ts(value: Any) -> float:
     return value.timestamp()
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -206,7 +204,7 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -215,12 +213,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.rename(tmp, path)
     except BaseException:
-        _unlink_quiet(tmp)
+        unlink_quiet(tmp)
         raise
 
 
 @contextlib.contextmanager
-def _table_lock(folder: Path, blocking: bool) -> Iterator[bool]:
+def table_lock(folder: Path, blocking: bool) -> Iterator[bool]:
     """The compaction lock of one table (fcntl: the kernel drops it when the holder dies)."""
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / ".compact.lock", os.O_RDWR | os.O_CREAT, 0o644)

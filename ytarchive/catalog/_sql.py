@@ -4,44 +4,52 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ytarchive._catalog_files import _State
-from ytarchive._catalog_schema import _KEYS, _TYPES, ARCHIVE_COLUMNS, COLUMNS, LATEST
+from ytarchive.catalog._files import State
+from ytarchive.catalog._schema import (
+    ARCHIVE_COLUMNS,
+    COLUMNS,
+    DOWNLOAD_FIELDS,
+    KEYS,
+    LATEST,
+    STATS_KEYS,
+    TYPES,
+)
 
 # -- SQL text ---------------------------------------------------------------------------------
 
 
-def _q(name: str) -> str:
+def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _lit(value: str) -> str:
+def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _cols(spec: list[tuple[str, str]], prefix: str = "") -> str:
-    return ", ".join(prefix + _q(n) for n, _ in spec)
+def col_list(spec: list[tuple[str, str]], prefix: str = "") -> str:
+    return ", ".join(prefix + ident(n) for n, _ in spec)
 
 
 def _empty(spec: list[tuple[str, str]]) -> str:
-    cols = ", ".join(f"NULL::{_TYPES[k]} AS {_q(n)}" for n, k in spec)
+    cols = ", ".join(f"NULL::{TYPES[k]} AS {ident(n)}" for n, k in spec)
     return f"SELECT {cols} WHERE false"
 
 
-def _scan(paths: Sequence[str], row_numbers: bool = False) -> str:
+def scan(paths: Sequence[str], row_numbers: bool = False) -> str:
     extra = ", file_row_number = true" if row_numbers else ""
     if len(paths) == 1:
-        return f"read_parquet({_lit(paths[0])}{extra})"
-    listed = ", ".join(_lit(p) for p in paths)
+        return f"read_parquet({literal(paths[0])}{extra})"
+    listed = ", ".join(literal(p) for p in paths)
     return f"read_parquet([{listed}], union_by_name = true{extra})"
 
 
 # -- the SQL of the views ---------------------------------------------------------------------
 
 
-class _Sql:
+class Sql:
     """Builds the SQL of each view over one snapshot of the files."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: State) -> None:
         self.state = state
 
     def history(self, table: str, where: str = "") -> str:
@@ -50,14 +58,14 @@ class _Sql:
         if files.empty:
             return _empty(spec)
         cond = f" WHERE {where}" if where else ""
-        return f"SELECT {_cols(spec)} FROM {_scan(files.all)}{cond}"
+        return f"SELECT {col_list(spec)} FROM {scan(files.all)}{cond}"
 
     def latest(self, table: str, where: str = "") -> str:
         """The newest row per key: the base's current rows, overridden by the deduplicated tail."""
         files = self.state.files[table]
         spec = COLUMNS[table]
-        key, order = _KEYS[table]
-        cols = _cols(spec)
+        key, order = KEYS[table]
+        cols = col_list(spec)
         extra = f" AND ({where})" if where else ""
         if files.empty:
             return _empty(spec)
@@ -65,21 +73,21 @@ class _Sql:
         def newest(source: str) -> str:
             return (
                 f"SELECT {cols} FROM ({source}) "
-                f"QUALIFY row_number() OVER (PARTITION BY {_q(key)} ORDER BY {order}) = 1"
+                f"QUALIFY row_number() OVER (PARTITION BY {ident(key)} ORDER BY {order}) = 1"
             )
 
-        tail = f"SELECT {cols} FROM {_scan(files.tail)} WHERE true{extra}" if files.tail else ""
+        tail = f"SELECT {cols} FROM {scan(files.tail)} WHERE true{extra}" if files.tail else ""
         if files.base is None:
             return newest(tail)
-        base = f"SELECT {cols} FROM {_scan([files.base])} WHERE {LATEST}{extra}"
+        base = f"SELECT {cols} FROM {scan([files.base])} WHERE {LATEST}{extra}"
         if table == "downloads" and self.state.derived is not None:
             # the same rows, in a table indexed by video_id
             base = f"SELECT {cols} FROM {self.state.derived.table('downloads')} WHERE true{extra}"
         if not files.tail:
             return base
-        keys = f"SELECT {_q(key)} FROM {_scan(files.tail)} WHERE {_q(key)} IS NOT NULL"
-        return f"{base} AND {_q(key)} NOT IN ({keys}) UNION ALL " + newest(
-            f"{tail} UNION ALL {base} AND {_q(key)} IN ({keys})"
+        keys = f"SELECT {ident(key)} FROM {scan(files.tail)} WHERE {ident(key)} IS NOT NULL"
+        return f"{base} AND {ident(key)} NOT IN ({keys}) UNION ALL " + newest(
+            f"{tail} UNION ALL {base} AND {ident(key)} IN ({keys})"
         )
 
     def playlist_items(self) -> str:
@@ -117,7 +125,7 @@ class _Sql:
     def tail_ids(self) -> str:
         """Ids with rows newer than the bases: their archive rows are computed, not read."""
         parts = [
-            f"SELECT video_id FROM {_scan(self.state.files[t].tail)}"
+            f"SELECT video_id FROM {scan(self.state.files[t].tail)}"
             for t in ("videos", "downloads")
             if self.state.files[t].tail
         ]
@@ -128,7 +136,7 @@ class _Sql:
         if derived is None:
             return self.live_archive(where)
         extra = f" AND ({where})" if where else ""
-        cols = _cols(ARCHIVE_COLUMNS)
+        cols = col_list(ARCHIVE_COLUMNS)
         stored = f"SELECT {cols} FROM {derived.table('archive')} WHERE true{extra}"
         if not self.archive_tail():
             return stored
@@ -151,20 +159,20 @@ class _Sql:
             ("channel_title", "str"), ("published_at", "ts"), ("duration_seconds", "int"),
             ("view_count", "int"), ("fetched_at", "ts"), ("recorded_at", "ts"),
         ]  # fmt: skip
-        dcols = [(n, k) for n, k in COLUMNS["downloads"] if n in ("video_id", *_DOWNLOAD_FIELDS)]
+        dcols = [(n, k) for n, k in COLUMNS["downloads"] if n in ("video_id", *DOWNLOAD_FIELDS)]
         tv, td, ta = _empty(vcols), _empty(dcols), _empty([("video_id", "str"), ("at", "ts")])
         if videos:
             tv = (
-                f"SELECT {_cols(vcols)} FROM {_scan(videos)} WHERE true{extra} QUALIFY "
-                f"row_number() OVER (PARTITION BY video_id ORDER BY {_KEYS['videos'][1]}) = 1"
+                f"SELECT {col_list(vcols)} FROM {scan(videos)} WHERE true{extra} QUALIFY "
+                f"row_number() OVER (PARTITION BY video_id ORDER BY {KEYS['videos'][1]}) = 1"
             )
         if downloads:
             td = (
-                f"SELECT {_cols(dcols)} FROM {_scan(downloads)} WHERE true{extra} QUALIFY "
-                f"row_number() OVER (PARTITION BY video_id ORDER BY {_KEYS['downloads'][1]}) = 1"
+                f"SELECT {col_list(dcols)} FROM {scan(downloads)} WHERE true{extra} QUALIFY "
+                f"row_number() OVER (PARTITION BY video_id ORDER BY {KEYS['downloads'][1]}) = 1"
             )
             ta = (
-                f"SELECT video_id, max(recorded_at) AS at FROM {_scan(downloads)} "
+                f"SELECT video_id, max(recorded_at) AS at FROM {scan(downloads)} "
                 f"WHERE status = 'archived'{extra} GROUP BY video_id"
             )
         stored = (
@@ -184,7 +192,7 @@ class _Sql:
         for name, _ in ARCHIVE_COLUMNS[1:]:
             if name == "archived_at":
                 picked.append("greatest(b.archived_at, ta.at) AS archived_at")
-            elif name in _DOWNLOAD_FIELDS:
+            elif name in DOWNLOAD_FIELDS:
                 picked.append(f"CASE WHEN {new_outcome} THEN td.{name} ELSE b.{name} END AS {name}")
             else:
                 picked.append(f"CASE WHEN {new_meta} THEN tv.{name} ELSE b.{name} END AS {name}")
@@ -218,7 +226,7 @@ class _Sql:
 # -- search text ------------------------------------------------------------------------------
 
 
-def _search_text(alias: str = "") -> str:
+def search_text(alias: str = "") -> str:
     a = alias + "." if alias else ""
     return (
         f"lower(concat_ws(' ', {a}title, {a}description, {a}channel_title, "
@@ -226,36 +234,10 @@ def _search_text(alias: str = "") -> str:
     )
 
 
-# -- list and stats ----------------------------------------------------------------------------
+# -- stats -------------------------------------------------------------------------------------
 
 
-_LIST_ORDER = "published_at DESC NULLS LAST, video_id"
-
-
-_DOWNLOAD_FIELDS = (
-    "status",
-    "reason",
-    "file_path",
-    "bytes",
-    "width",
-    "height",
-    "format",
-    "recorded_at",
-)
-
-
-STATS_KEYS = (
-    "videos",
-    "archived",
-    "unavailable",
-    "failed",
-    "pending",
-    "total_bytes",
-    "total_duration_seconds",
-)
-
-
-def _stats_agg(prefix: str = "") -> str:
+def stats_agg(prefix: str = "") -> str:
     """The STATS_KEYS aggregates over archive rows (over columns named prefix + "status", ...)."""
     status, size, duration = (f"{prefix}{n}" for n in ("status", "bytes", "duration_seconds"))
     return (
@@ -270,30 +252,23 @@ def _stats_agg(prefix: str = "") -> str:
     )
 
 
-def _stats_sql(source: str, sign: int = 1, prefix: str = "") -> str:
+def stats_sql(source: str, sign: int = 1, prefix: str = "") -> str:
     """STATS_KEYS per channel_title of archive rows (negated with sign=-1); with a prefix, of
     the columns so named."""
     cols = ", ".join(f"{sign} * {k} AS {k}" for k in STATS_KEYS)
     return (
         f"SELECT channel_title, {cols} FROM (SELECT {prefix}channel_title AS channel_title, "
-        f"{_stats_agg(prefix)} FROM ({source}) GROUP BY {prefix}channel_title)"
+        f"{stats_agg(prefix)} FROM ({source}) GROUP BY {prefix}channel_title)"
     )
 
 
 # -- compaction internals --------------------------------------------------------------------
 
-_MERGE_ORDER = {
-    "videos": "video_id, fetched_at DESC NULLS LAST",
-    "downloads": "video_id, recorded_at DESC NULLS LAST",
-    "playlists": "playlist_id, fetched_at DESC NULLS LAST",
-    "playlist_items": "playlist_id, fetched_at DESC NULLS LAST, snapshot_id, position",
-}
 
-
-def _latest_expr(table: str) -> str:
-    if table in _KEYS:
-        key, order = _KEYS[table]
-        return f"row_number() OVER (PARTITION BY {_q(key)} ORDER BY {order}) = 1"
+def latest_expr(table: str) -> str:
+    if table in KEYS:
+        key, order = KEYS[table]
+        return f"row_number() OVER (PARTITION BY {ident(key)} ORDER BY {order}) = 1"
     return (
         "snapshot_id = first_value(snapshot_id) OVER "
         "(PARTITION BY playlist_id ORDER BY fetched_at DESC NULLS LAST, snapshot_id DESC)"

@@ -1,0 +1,370 @@
+"""The Catalog: records metadata, outcomes and listings; answers list, stats, search and SQL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ytarchive.catalog._compact import compact_full, merge_table, tail_too_big
+from ytarchive.catalog._db import (
+    arrow,
+    arrow_schema,
+    attach,
+    cursor,
+    duckdb_module,
+    fetch,
+    first_line,
+    lock_down,
+    non_null,
+    sandbox_connection,
+    write_parquet,
+)
+from ytarchive.catalog._files import (
+    Files,
+    State,
+    find_derived,
+    list_table,
+    new_name,
+    timestamp_of,
+    utcnow,
+)
+from ytarchive.catalog._query import Search, first_rows
+from ytarchive.catalog._schema import (
+    ARCHIVE_COLUMNS,
+    AUTO_MERGE_FILES,
+    COLUMNS,
+    INDEX_DIR,
+    KEYS,
+    LATEST,
+    LIST_ORDER,
+    READ_RETRIES,
+    STATS_KEYS,
+    STATUSES,
+    TABLES,
+)
+from ytarchive.catalog._sql import Sql, literal, stats_sql
+from ytarchive.errors import CatalogError, InputError
+from ytarchive.layout import CATALOG
+
+if TYPE_CHECKING:
+    from ytarchive.models import DownloadResult, PlaylistInfo, PlaylistItem, VideoMetadata
+
+__all__ = ["Catalog"]
+
+
+class Catalog:
+    """The archive's catalog under <root>/catalog: record outcomes and metadata, query them.
+
+    Files (README.md, "The catalog"): ``catalog/<table>/<kind>-<time_ns>-<pid>-<rand>.parquet``,
+    kind ``batch`` (one per write call), ``merged`` (small files merged) or ``base`` (a full
+    compaction). Every file is written whole under a temporary name and renamed, so no reader
+    ever sees a torn file and any number of processes write at once without a lock. A compacted
+    file names the files it replaces in a ``.sources.json`` sidecar written before it appears;
+    readers drop those files, so a row is never seen twice, and a compactor killed at any point
+    loses nothing. Only compactors take a lock (one per table). A full compaction also writes a
+    derived DuckDB database under ``catalog/_index/``: the ``archive`` table (newest metadata
+    joined with newest outcome, one row per video, in list order), stats per channel, the
+    newest outcome per video, and a word index over title, description, tags and channel, so
+    list, stats and search stay fast on big archives. Rows written after it are read from their
+    files and override it.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.dir = self.root / CATALOG
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def record_metadata(self, records: Sequence[VideoMetadata]) -> None:
+        """Append metadata snapshots (one Parquet file per call)."""
+        now = utcnow()
+        rows = [{**r.model_dump(), "recorded_at": now} for r in records]
+        self._append("videos", rows)
+
+    def record_outcomes(self, results: Sequence[DownloadResult]) -> None:
+        """Append download outcomes (one Parquet file per call)."""
+        self._append("downloads", [r.model_dump() for r in results])
+
+    def record_playlist(self, info: PlaylistInfo, items: Sequence[PlaylistItem]) -> None:
+        """Append one listing of a playlist: its items first, then the playlist row naming them."""
+        snapshot = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+        now = utcnow()
+        rows = [
+            {**i.model_dump(), "snapshot_id": snapshot, "fetched_at": info.fetched_at}
+            for i in items
+        ]
+        self._append("playlist_items", rows)
+        self._append(
+            "playlists", [{**info.model_dump(), "snapshot_id": snapshot, "recorded_at": now}]
+        )
+
+    def _append(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        _mark_latest(table, rows)
+        pa, _ = arrow()
+        try:
+            data = pa.Table.from_pylist(rows, schema=arrow_schema(table))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise CatalogError(f"cannot record {table}: {exc}") from exc
+        folder = self.dir / table
+        write_parquet(folder, new_name("batch"), data)
+        self._after_write(table, folder)
+
+    def _after_write(self, table: str, folder: Path) -> None:
+        """Merge a table's small files once there are too many; a full compaction when the tail
+        has grown large next to the base. Skipped when another process is compacting."""
+        try:
+            batches = sum(1 for n in os.listdir(folder) if n.startswith("batch-"))
+        except FileNotFoundError:
+            return
+        if batches <= AUTO_MERGE_FILES:
+            return
+        try:
+            merged = merge_table(self.dir, table, blocking=False)
+            if merged and tail_too_big(self.dir):
+                compact_full(self.dir, blocking=False)
+        except (CatalogError, OSError) as exc:  # the write itself is done; the next one retries
+            logging.getLogger(__name__).warning("catalog compaction skipped: %s", exc)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def latest_outcomes(self, video_ids: Iterable[str] | None = None) -> dict[str, DownloadResult]:
+        """The newest outcome of each video (of the given ids, or of all)."""
+        from ytarchive.models import DownloadResult
+
+        rows = self._latest_rows("downloads", video_ids)
+        return {r["video_id"]: DownloadResult(**non_null(r)) for r in rows}
+
+    def settled_ids(self, video_ids: Iterable[str] | None = None) -> set[str]:
+        """Ids whose newest outcome is archived or unavailable: nothing left to do for them."""
+        ids = _id_list(video_ids)
+        if ids == []:
+            return set()
+
+        def run(con: Any, sql: Sql) -> set[str]:
+            latest = sql.latest("downloads", _ids_where(con, ids))
+            query = f"SELECT video_id FROM ({latest}) WHERE status IN ('archived', 'unavailable')"
+            return {r[0] for r in con.execute(query).fetchall()}
+
+        return self._read(run, tables=("downloads",))
+
+    def metadata(self, video_ids: Iterable[str] | None = None) -> dict[str, VideoMetadata]:
+        """The newest metadata snapshot of each video (of the given ids, or of all)."""
+        from ytarchive.models import VideoMetadata
+
+        out = {}
+        for row in self._latest_rows("videos", video_ids):
+            row.pop("recorded_at", None)
+            out[row["video_id"]] = VideoMetadata(**non_null(row))
+        return out
+
+    def _latest_rows(self, table: str, video_ids: Iterable[str] | None) -> list[dict]:
+        ids = _id_list(video_ids)
+        if ids == []:
+            return []
+
+        def run(con: Any, sql: Sql) -> list[dict]:
+            return fetch(con, sql.latest(table, _ids_where(con, ids)), COLUMNS[table])
+
+        return self._read(run, tables=(table,))
+
+    def count_videos(self, status: str | None = None) -> int:
+        """How many rows list_videos would give without a limit."""
+        _check_status(status)
+        stats = self.stats()
+        return int(stats[status] if status else stats["videos"])
+
+    def list_videos(
+        self, status: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[dict]:
+        """One row per video (LIST_COLUMNS and more), newest published first (videos with no
+        publication date, such as unavailable ones never fetched, come last)."""
+        _check_status(status)
+        if (limit is not None and limit < 0) or offset < 0:
+            raise InputError("--limit and --offset must not be negative")
+
+        def run(con: Any, sql: Sql) -> list[dict]:
+            cond = f"status = {literal(status)}" if status else "true"
+            if sql.state.derived is None or limit is None:
+                page = f" LIMIT {int(limit)}" if limit is not None else ""
+                page += f" OFFSET {int(offset)}" if offset else ""
+                query = f"SELECT * FROM ({sql.archive()}) WHERE {cond} ORDER BY {LIST_ORDER}{page}"
+                return fetch(con, query, ARCHIVE_COLUMNS)
+            rows = first_rows(con, sql, cond, offset + limit, by_status=status is not None)
+            return rows[offset : offset + limit]
+
+        return self._read(run, archive=True)
+
+    def stats(self) -> dict:
+        """Counts per status, total bytes and duration of what is archived, and the same per
+        channel (most videos first)."""
+
+        def run(con: Any, sql: Sql) -> dict:
+            derived = sql.state.derived
+            if derived is None:
+                parts = [stats_sql(sql.archive())]
+            else:
+                parts = [
+                    f"SELECT channel_title, {', '.join(STATS_KEYS)} FROM {derived.table('stats')}"
+                ]
+                if sql.archive_tail():  # the changed videos: their stored rows out, new rows in
+                    fields = ("channel_title", "status", "bytes", "duration_seconds")
+                    narrow = ", ".join([*fields, "old_present", *(f"old_{f}" for f in fields)])
+                    con.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {narrow} "
+                        f"FROM ({sql.tail_archive(old=True)})"
+                    )
+                    old = "SELECT * FROM _changed WHERE old_present"
+                    parts += [
+                        stats_sql(old, sign=-1, prefix="old_"),
+                        stats_sql("SELECT * FROM _changed"),
+                    ]
+            sums = ", ".join(f"sum({k})::BIGINT AS {k}" for k in STATS_KEYS)
+            per = (
+                f"SELECT channel_title, {sums} FROM ({' UNION ALL '.join(parts)}) "
+                "GROUP BY channel_title"
+            )
+            cur = con.execute(
+                f"SELECT grouping(channel_title) AS total, channel_title, {sums} FROM ({per}) "
+                "WHERE videos > 0 GROUP BY GROUPING SETS ((), (channel_title)) "
+                "ORDER BY total DESC, videos DESC, channel_title NULLS LAST"
+            )
+            rows = cur.fetchall()
+            keys = ("channel_title", *STATS_KEYS)
+            summary = dict(zip(STATS_KEYS, (int(v or 0) for v in rows[0][2:]), strict=True))
+            channels = [dict(zip(keys, r[1:], strict=True)) for r in rows[1:]]
+            return {**summary, "channels": channels}
+
+        return self._read(run, archive=True)
+
+    def search(self, query: str, limit: int = 50) -> list[dict]:
+        """Videos whose title, description, tags or channel hold every word of the query
+        (case-insensitive substrings); title matches first, then the newest published."""
+        words = list(dict.fromkeys(w for w in query.split() if w))
+        if not words:
+            raise InputError("search needs at least one word")
+        if limit < 0:
+            raise InputError("--limit must not be negative")
+        if limit == 0:
+            return []
+        return self._read(lambda con, sql: Search(con, sql, words, limit).run(), archive=True)
+
+    def sql(self, statement: str) -> tuple[list[str], list[tuple]]:
+        """Run one read-only SELECT over the catalog's views; anything else is an InputError."""
+        duckdb = duckdb_module()
+        try:
+            parsed = duckdb.extract_statements(statement)
+        except duckdb.Error as exc:
+            raise InputError(f"SQL: {first_line(exc)}") from None
+        if len(parsed) != 1:
+            raise InputError(f"SQL: give exactly one statement, not {len(parsed)}")
+        if parsed[0].type != duckdb.StatementType.SELECT:
+            kind = str(parsed[0].type).rsplit(".", 1)[-1]
+            raise InputError(f"SQL: only read-only SELECT queries are allowed, not {kind}")
+
+        def run(con: Any, sql: Sql) -> tuple[list[str], list[tuple]]:
+            for name, body in sql.views().items():
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
+            lock_down(con, self.root)
+            try:
+                cur = con.execute(statement)
+                return [d[0] for d in cur.description or []], cur.fetchall()
+            except duckdb.Error as exc:
+                if self._moved_on(sql.state):
+                    raise
+                raise InputError(f"SQL: {first_line(exc)}") from None
+
+        return self._read(run, archive=True, sandbox=True)
+
+    # -- the read loop -------------------------------------------------------------------------
+
+    def _state(self, tables: Sequence[str], archive: bool) -> State:
+        derive = archive or "downloads" in tables
+        wanted = TABLES if archive else (*tables, "videos", "downloads") if derive else tables
+        files = {t: list_table(self.dir / t) if t in wanted else Files(None, ()) for t in TABLES}
+        derived = find_derived(self.dir / INDEX_DIR, files) if derive else None
+        return State(files, derived)
+
+    def _read(
+        self,
+        fn: Callable[[Any, Sql], Any],
+        tables: Sequence[str] = TABLES,
+        archive: bool = False,
+        sandbox: bool = False,
+    ) -> Any:
+        """Run fn on a connection over one snapshot of the files; if a compaction removed a file
+        under it, take a new snapshot and run again."""
+        duckdb = duckdb_module()
+        for attempt in range(READ_RETRIES):
+            state = self._state(tables, archive)
+            con = sandbox_connection() if sandbox else cursor()
+            try:
+                if state.derived is not None and not attach(con, state.derived, sandbox):
+                    state = State(state.files, None)  # unreadable: answer from the tables
+                sql = Sql(state)
+                if archive and state.derived is not None:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE _tail_ids AS {sql.tail_ids()}")
+                return fn(con, sql)
+            except duckdb.Error as exc:
+                if attempt + 1 < READ_RETRIES and self._moved_on(state):
+                    continue
+                raise CatalogError(f"cannot read the catalog: {first_line(exc)}") from exc
+            finally:
+                con.close()
+        raise CatalogError("the catalog kept changing while being read")  # pragma: no cover
+
+    @staticmethod
+    def _moved_on(state: State) -> bool:
+        return any(not os.path.exists(p) for p in state.paths())
+
+    # -- compaction ----------------------------------------------------------------------------
+
+    def compact(self, full: bool = True) -> dict:
+        """Merge each table's files (all into one base when full), waiting for any other
+        compactor; returns the number of files merged per table."""
+        if full:
+            return compact_full(self.dir, blocking=True) or {t: 0 for t in TABLES}
+        return {t: merge_table(self.dir, t, blocking=True) for t in TABLES}
+
+
+def _mark_latest(table: str, rows: list[dict[str, Any]]) -> None:
+    """Set `_latest` on the rows of one new file: the newest row per key within the file."""
+    if table == "playlist_items":
+        for row in rows:
+            row[LATEST] = True  # one call writes one listing
+        return
+    key = KEYS[table][0]
+    stamp = "recorded_at" if table == "downloads" else "fetched_at"
+    best: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        row[LATEST] = False
+        j = best.get(row[key])
+        if j is None or timestamp_of(row.get(stamp)) >= timestamp_of(rows[j].get(stamp)):
+            best[row[key]] = i
+    for i in best.values():
+        rows[i][LATEST] = True
+
+
+def _id_list(video_ids: Iterable[str] | None) -> list[str] | None:
+    return None if video_ids is None else list(dict.fromkeys(video_ids))
+
+
+def _ids_where(con: Any, ids: list[str] | None) -> str:
+    """A filter on video_id: a literal list (pushed into the Parquet scan) when short."""
+    if ids is None:
+        return ""
+    if len(ids) <= 2000:
+        return "video_id IN (" + ", ".join(literal(i) for i in ids) + ")"
+    con.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS id", [ids])
+    return "video_id IN (SELECT id FROM _ids)"
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        raise InputError(f"--status must be one of {', '.join(STATUSES)}, not {status!r}")
