@@ -61,7 +61,7 @@ def retry_plan(
     the new run is the one open plan that holds them.
     """
     root = Path(plan.output_dir or settings.output_dir)
-    common = {
+    common: dict[str, Any] = {
         "quality": plan.quality or DEFAULT_QUALITY,
         "output_dir": str(root),
         "max_concurrent": settings.max_concurrent,
@@ -119,7 +119,7 @@ def retry_failed_flow(output_dir: str | None = None, max_concurrent: int | None 
     Each plan's retry is an archive subflow run linked to the plan by ``recovery_of``. The run
     ends Failed when an item still failed: the subflow that holds it is the one open plan.
     """
-    overrides = {"output_dir": output_dir, "max_concurrent": max_concurrent}
+    overrides: dict[str, Any] = {"output_dir": output_dir, "max_concurrent": max_concurrent}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     logger = get_run_logger()
     outcomes = retry_open_plans(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -17,6 +17,9 @@ from ytarchive.cli.app import (
     settings_from_cli,
 )
 
+if TYPE_CHECKING:
+    from flows.history import PrefectHistory
+
 # Prefect (and flows/) are imported inside the command bodies that need them.
 
 _LIST_COLUMNS = ["plan", "created", "flow", "state", "items", "source"]
@@ -24,7 +27,7 @@ _ITEM_COLUMNS = ["video_id", "error_class", "message", "attempts"]
 _RETRY_COLUMNS = ["plan_id", "flow_run_id", "state", "items", "remaining"]
 
 
-def history() -> Any:
+def prefect_history() -> PrefectHistory:
     """Prefect's flow-run history, on PREFECT_API_URL or our local server (started if needed)."""
     from flows.runtime import configure_prefect
 
@@ -77,7 +80,7 @@ def recovery_list(
     from ytarchive import recovery
 
     settings = settings_from_cli()
-    plans = recovery.list_plans(Path(settings.output_dir), show_all, history=history())
+    plans = recovery.list_plans(Path(settings.output_dir), show_all, history=prefect_history())
     if fmt is OutputFormat.json:
         emit_json([p.as_dict() for p in plans])
         return
@@ -104,7 +107,7 @@ def recovery_show(
     from ytarchive import recovery
 
     settings = settings_from_cli()
-    found = recovery.get_plan(Path(settings.output_dir), plan, history=history())
+    found = recovery.get_plan(Path(settings.output_dir), plan, history=prefect_history())
     if fmt is OutputFormat.json:
         emit_json(found.as_dict())
         return
@@ -153,7 +156,7 @@ def recovery_create(
     _check_quality(quality)
     settings = settings_from_cli()
     root = Path(settings.output_dir)
-    plan_id = recovery.create_refetch_plan(root, targets, quality, history=history())
+    plan_id = recovery.create_refetch_plan(root, targets, quality, history=prefect_history())
     if fmt is OutputFormat.json:
         emit_json({"plan_id": plan_id, "video_ids": [t.key for t in targets]})
         return
@@ -223,7 +226,7 @@ def _retry(settings: Any, plan: str | None, retry_all: bool) -> list[Any]:
     from ytarchive.errors import InputError
 
     root = Path(settings.output_dir)
-    past = history()
+    past = prefect_history()
     if retry_all:
         from flows.recovery import retry_open_plans
 

@@ -199,9 +199,9 @@ def storage_verify(
     plan_id = None
     if problems and fix:  # only now Prefect: the plan is a flow run in its history
         from ytarchive import recovery
-        from ytarchive.cli.cmd_recovery import history
+        from ytarchive.cli.cmd_recovery import prefect_history
 
-        plan_id = recovery.create_verify_plan(root, problems, history=history())
+        plan_id = recovery.create_verify_plan(root, problems, history=prefect_history())
     rows = [p.as_dict() for p in problems]
     if fmt is OutputFormat.json:
         emit_json({"problems": rows, "plan_id": plan_id})
