@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = [
-    "POOL_NAME",
-    "DOWNLOAD_LIMIT",
-    "SYNC_FLOW_NAME",
-    "ensure_work_pool",
-    "ensure_download_limit",
-    "download_limit",
-]
+from ytarchive.names import DOWNLOAD_LIMIT, POOL_NAME
 
-POOL_NAME = "ytarchive-pool"
-DOWNLOAD_LIMIT = "ytarchive-downloads"
-SYNC_FLOW_NAME = "sync-subscriptions"
+__all__ = ["ensure_work_pool", "ensure_download_limit"]
 
 
 def ensure_work_pool(client: Any, name: str = POOL_NAME) -> bool:
@@ -45,19 +36,3 @@ def ensure_download_limit(client: Any, slots: int, name: str = DOWNLOAD_LIMIT) -
     except ObjectAlreadyExists:
         return False
     return True
-
-
-def download_limit(client: Any, name: str = DOWNLOAD_LIMIT) -> dict[str, Any] | None:
-    """The limit's size and slots in use, or None when there is none."""
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        limit = client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
-        return None
-    return {
-        "name": limit.name,
-        "limit": limit.limit,
-        "active_slots": limit.active_slots,
-        "active": limit.active,
-    }

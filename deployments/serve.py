@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deployments.pool import POOL_NAME, ensure_download_limit, ensure_work_pool
+from deployments.pool import ensure_download_limit, ensure_work_pool
 from deployments.steps import checkout_directory
 from ytarchive.errors import YTArchiveError
+from ytarchive.names import POOL_NAME
 
 __all__ = ["serve", "deploy_all", "worker_command"]
 

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from deployments.pool import POOL_NAME, SYNC_FLOW_NAME, ensure_work_pool
+from deployments.pool import ensure_work_pool
 from deployments.steps import PULL_STEPS
+from flows.subscribed import Subscription, list_subscriptions, read_deployment, subscription_of
 from ytarchive.errors import InputError
+from ytarchive.names import POOL_NAME, SUBSCRIPTION_PREFIX, SYNC_FLOW
 from ytarchive.refs import ChannelRef, PlaylistRef, parse_playlist_ref
 
 __all__ = [
     "DEFAULT_CRON",
     "DEFAULT_TIMEZONE",
     "ENTRYPOINT",
-    "PREFIX",
     "Subscription",
     "subscription_name",
     "cron_schedule",
@@ -33,29 +32,10 @@ __all__ = [
     "unsubscribe",
 ]
 
-PREFIX = "sub-"
 DEFAULT_CRON = "0 3 * * *"  # nightly, 03:00
 DEFAULT_TIMEZONE = "UTC"
 ENTRYPOINT = "flows/subscriptions.py:sync_subscriptions_flow"
-_PAGE = 200
 _BANNED = re.compile(r"[/%&<>\s]")
-
-
-@dataclass
-class Subscription:
-    """One subscription as the Prefect API holds it."""
-
-    name: str
-    url: str
-    quality: str | None
-    cron: str | None
-    timezone: str | None
-    active: bool
-    deployment_id: str
-    next_run: datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def subscription_name(ref: PlaylistRef | ChannelRef) -> str:
@@ -69,7 +49,7 @@ def subscription_name(ref: PlaylistRef | ChannelRef) -> str:
     else:
         host = (urlsplit(ref.url).hostname or "url").lower()
         key = f"{host}-{hashlib.sha1(ref.url.encode()).hexdigest()[:10]}"
-    return PREFIX + _BANNED.sub("-", key)
+    return SUBSCRIPTION_PREFIX + _BANNED.sub("-", key)
 
 
 def cron_schedule(cron: str, timezone: str = DEFAULT_TIMEZONE) -> Any:
@@ -86,7 +66,7 @@ def cron_schedule(cron: str, timezone: str = DEFAULT_TIMEZONE) -> Any:
 
 
 def _flow_id(client: Any) -> Any:
-    return client.create_flow_from_name(SYNC_FLOW_NAME)
+    return client.create_flow_from_name(SYNC_FLOW)
 
 
 def _parameter_schema() -> dict[str, Any]:
@@ -103,7 +83,7 @@ def subscribe(
     """Create or update the subscription's deployment. Returns it and whether it is new."""
     ref = parse_playlist_ref(url)
     name = subscription_name(ref)
-    existing = _read(client, name)
+    existing = read_deployment(client, name)
     ensure_work_pool(client)
     from prefect.client.schemas.actions import DeploymentScheduleCreate
 
@@ -121,88 +101,14 @@ def subscribe(
         paused=False,
     )
     # The API upserts by flow and name: an update replaces parameters and schedules.
-    return _subscription(client.read_deployment(deployment_id)), existing is None
-
-
-def list_subscriptions(client: Any, with_next_run: bool = True) -> list[Subscription]:
-    """Every subscription, sorted by name, with its next scheduled run."""
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-
-    flows = FlowFilter(name=FlowFilterName(any_=[SYNC_FLOW_NAME]))
-    deployments: list[Any] = []
-    while True:  # the API pages at 200
-        page = client.read_deployments(flow_filter=flows, limit=_PAGE, offset=len(deployments))
-        deployments.extend(page)
-        if len(page) < _PAGE:
-            break
-    subs = [_subscription(d) for d in deployments if d.name.startswith(PREFIX)]
-    if with_next_run and subs:
-        nexts = _next_runs(client, [s.deployment_id for s in subs])
-        for s in subs:
-            s.next_run = nexts.get(s.deployment_id)
-    return sorted(subs, key=lambda s: s.name)
+    return subscription_of(client.read_deployment(deployment_id)), existing is None
 
 
 def unsubscribe(client: Any, url: str) -> Subscription:
     """Delete the subscription's deployment (its past runs stay in the history)."""
     name = subscription_name(parse_playlist_ref(url))
-    found = _read(client, name)
+    found = read_deployment(client, name)
     if found is None:
         raise InputError(f"not subscribed: {url!r} (see `ytarchive subscriptions`)")
     client.delete_deployment(found.id)
-    return _subscription(found)
-
-
-def _read(client: Any, name: str) -> Any | None:
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        return client.read_deployment_by_name(f"{SYNC_FLOW_NAME}/{name}")
-    except ObjectNotFound:
-        return None
-
-
-def _subscription(deployment: Any) -> Subscription:
-    params = deployment.parameters or {}
-    urls = params.get("urls") or [""]
-    schedule = deployment.schedules[0] if deployment.schedules else None
-    cron = getattr(schedule.schedule, "cron", None) if schedule else None
-    return Subscription(
-        name=deployment.name,
-        url=urls[0],
-        quality=params.get("quality"),
-        cron=cron,
-        timezone=getattr(schedule.schedule, "timezone", None) if schedule else None,
-        active=bool(schedule and schedule.active and not deployment.paused),
-        deployment_id=str(deployment.id),
-    )
-
-
-def _next_runs(client: Any, deployment_ids: list[str]) -> dict[str, datetime]:
-    """deployment id -> its earliest scheduled run (one small query per subscription)."""
-    from uuid import UUID
-
-    from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterId,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-    from prefect.client.schemas.sorting import FlowRunSort
-
-    scheduled = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
-    )
-    nexts: dict[str, datetime] = {}
-    for deployment_id in deployment_ids:
-        runs = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[UUID(deployment_id)])),
-            flow_run_filter=scheduled,
-            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
-            limit=1,
-        )
-        if runs and runs[0].expected_start_time:
-            nexts[deployment_id] = runs[0].expected_start_time
-    return nexts
+    return subscription_of(found)

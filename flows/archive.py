@@ -18,27 +18,26 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import run_context
+from flows.secrets import settings_with_api_key
 from tasks import progress
 from tasks.download import download_task
 from tasks.metadata import BATCH_SIZE, MetadataBatch, list_playlist_task, metadata_batch_task
 from tasks.policies import redact, retry_options
-from ytarchive import layout, recovery
+from ytarchive import layout
 from ytarchive.config import Settings
 from ytarchive.errors import Transient
 from ytarchive.models import DownloadResult, PlaylistItem, VideoMetadata
+from ytarchive.names import DOWNLOAD_LIMIT, PLAYLIST_FLOW, VIDEOS_FLOW
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef, parse_many, parse_playlist_ref
 
 __all__ = [
-    "VIDEOS_FLOW_NAME",
-    "PLAYLIST_FLOW_NAME",
     "archive_videos_flow",
     "archive_playlist_flow",
     "videos_run_name",
     "playlist_run_name",
 ]
 
-VIDEOS_FLOW_NAME = "archive-videos"
-PLAYLIST_FLOW_NAME = "archive-playlist"
 MAX_WORKERS = 64  # threads for tasks; downloads are further held to max_concurrent at once
 PROGRESS_EVERY = 1.0  # seconds between progress-artifact updates
 SUMMARY_KEY = "archive-summary"
@@ -78,7 +77,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 @flow(
-    name=VIDEOS_FLOW_NAME,
+    name=VIDEOS_FLOW,
     flow_run_name=videos_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
     log_prints=False,
@@ -101,7 +100,7 @@ def archive_videos_flow(
         lists = [r for r in refs if isinstance(r, (PlaylistRef, ChannelRef))]
         items = _video_items(videos, run)
         urls_of = {i.video_id: i.ref.url for i in items if not i.ref.video_id}
-        recovery.record_run_items([i.video_id for i in items], urls_of)
+        run_context.record_run_items([i.video_id for i in items], urls_of)
         run.archive(items)
         for ref in lists:
             run.subflow(ref.url)
@@ -111,7 +110,7 @@ def archive_videos_flow(
 
 
 @flow(
-    name=PLAYLIST_FLOW_NAME,
+    name=PLAYLIST_FLOW,
     flow_run_name=playlist_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
     log_prints=False,
@@ -134,7 +133,7 @@ def archive_playlist_flow(
         listing = list_playlist_task(url, run.root_str)
         run.task_runs += 1
         run.quota_units += listing.units
-        recovery.record_run_items(
+        run_context.record_run_items(
             [i.video_id for i in listing.items], {i.video_id: i.url for i in listing.items if i.url}
         )
         run.playlist = listing.info.model_dump(
@@ -216,8 +215,6 @@ def _fleet_download_limit() -> str | None:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from deployments.pool import DOWNLOAD_LIMIT
-
     try:
         with get_client(sync_client=True) as client:
             client.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
@@ -268,7 +265,7 @@ class _Run:
         settings = _settings(output_dir, max_concurrent)
         validate_quality(quality)
         run = cls(settings, quality, recovery_of)
-        recovery.mark_run_owner(run.root)
+        run_context.mark_run_owner(run.root)
         run._log_handler = _attach_log_file(settings)
         run.sink.run_started(run.flow_run_id, run.flow_run_name)
         if recovery_of:
@@ -573,12 +570,8 @@ def _settings(output_dir: str | None, max_concurrent: int | None) -> Settings:
         overrides["output_dir"] = Path(output_dir)
     if max_concurrent:
         overrides["max_concurrent"] = int(max_concurrent)
-    settings = Settings(**overrides)
-    try:  # scheduled runs may keep the key in a Prefect Secret block instead of the env
-        from deployments.secrets import settings_with_api_key
-    except ImportError:  # pragma: no cover - deployments/ ships with the project
-        return settings
-    return settings_with_api_key(settings)
+    # scheduled runs may keep the key in a Prefect Secret block instead of the env
+    return settings_with_api_key(Settings(**overrides))
 
 
 def _reason(error: Any, state: Any, settings: Settings) -> str:

@@ -10,13 +10,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from flows.archive import archive_playlist_flow, archive_videos_flow
+from flows.history import PrefectHistory
 from ytarchive import recovery
 from ytarchive.config import Settings
 from ytarchive.errors import DownloadFailed
+from ytarchive.names import RETRY_FLOW
 
-__all__ = ["RETRY_FLOW_NAME", "RetryOutcome", "retry_plan", "retry_open_plans", "retry_failed_flow"]
+__all__ = ["RetryOutcome", "retry_plan", "retry_open_plans", "retry_failed_flow"]
 
-RETRY_FLOW_NAME = "retry-failed"
 DEFAULT_QUALITY = "best"
 
 
@@ -51,14 +52,16 @@ class RetryOutcome:
         }
 
 
-def retry_plan(plan: recovery.Plan, settings: Settings) -> RetryOutcome:
+def retry_plan(
+    plan: recovery.Plan, settings: Settings, history: recovery.History | None = None
+) -> RetryOutcome:
     """Run the archive flow for the plan's items (or its whole playlist when they are unknown).
 
     The new run carries ``recovery_of=<plan id>``, which closes the plan; if items still fail,
     the new run is the one open plan that holds them.
     """
     root = Path(plan.output_dir or settings.output_dir)
-    common = {
+    common: dict[str, Any] = {
         "quality": plan.quality or DEFAULT_QUALITY,
         "output_dir": str(root),
         "max_concurrent": settings.max_concurrent,
@@ -70,7 +73,8 @@ def retry_plan(plan: recovery.Plan, settings: Settings) -> RetryOutcome:
     else:
         state = archive_videos_flow(urls=[_target(i) for i in plan.items], **common)
     run_id = state.state_details.flow_run_id
-    recovery.settle_dead_run(plan, recovered_by=str(run_id) if run_id else None)
+    history = history or PrefectHistory()
+    recovery.settle_dead_run(plan, history, recovered_by=str(run_id) if run_id else None)
     remaining = _remaining(root, plan)
     summary = state.result(raise_on_failure=False)
     return RetryOutcome(
@@ -99,20 +103,23 @@ def _remaining(root: Path, plan: recovery.Plan) -> list[str]:
     return [v for v in plan.video_ids if v not in done]
 
 
-def retry_open_plans(settings: Settings) -> list[RetryOutcome]:
+def retry_open_plans(
+    settings: Settings, history: recovery.History | None = None
+) -> list[RetryOutcome]:
     """Retry every open plan of the archive, oldest first."""
-    plans = recovery.list_plans(Path(settings.output_dir), with_errors=False)
-    return [retry_plan(p, settings) for p in reversed(plans)]
+    history = history or PrefectHistory()
+    plans = recovery.list_plans(Path(settings.output_dir), with_errors=False, history=history)
+    return [retry_plan(p, settings, history) for p in reversed(plans)]
 
 
-@flow(name=RETRY_FLOW_NAME, log_prints=False)
+@flow(name=RETRY_FLOW, log_prints=False)
 def retry_failed_flow(output_dir: str | None = None, max_concurrent: int | None = None) -> dict:
     """Retry every open recovery plan of the archive (the daily `retry-failed` deployment).
 
     Each plan's retry is an archive subflow run linked to the plan by ``recovery_of``. The run
     ends Failed when an item still failed: the subflow that holds it is the one open plan.
     """
-    overrides = {"output_dir": output_dir, "max_concurrent": max_concurrent}
+    overrides: dict[str, Any] = {"output_dir": output_dir, "max_concurrent": max_concurrent}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     logger = get_run_logger()
     outcomes = retry_open_plans(settings)

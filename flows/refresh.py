@@ -16,16 +16,16 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from deployments.secrets import settings_with_api_key
+from flows.secrets import settings_with_api_key
 from tasks.policies import is_transient
 from ytarchive.config import Settings
 from ytarchive.errors import DownloadFailed
 from ytarchive.models import VideoMetadata
+from ytarchive.names import REFRESH_FLOW
 from ytarchive.refs import VideoRef, is_video_id
 
-__all__ = ["REFRESH_FLOW_NAME", "BATCH_SIZE", "refresh_metadata_flow", "refresh_batch", "snapshot"]
+__all__ = ["BATCH_SIZE", "refresh_metadata_flow", "refresh_batch", "snapshot"]
 
-REFRESH_FLOW_NAME = "refresh-metadata"
 BATCH_SIZE = 50  # videos.list takes up to 50 ids for 1 quota unit
 COLUMNS = ("batch", "videos", "refreshed", "unavailable", "newly_unavailable", "quota_units")
 
@@ -106,7 +106,7 @@ def archived_ids(output_dir: Path) -> list[str]:
 
 
 @flow(
-    name=REFRESH_FLOW_NAME,
+    name=REFRESH_FLOW,
     task_runner=ThreadPoolTaskRunner(max_workers=4),
     log_prints=False,
 )

@@ -9,9 +9,8 @@ from typing import Any
 
 from ytarchive.errors import InputError
 
-__all__ = ["read_status", "FINAL"]
+__all__ = ["read_status"]
 
-FINAL = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 _PAGE = 200
 
 
@@ -30,7 +29,7 @@ def read_status(run: str) -> dict[str, Any]:
         "flow_run_id": str(flow_run.id),
         "flow_run_name": flow_run.name,
         "state": flow_run.state_name or state_type.title(),
-        "final": state_type in FINAL,
+        "final": bool(flow_run.state and flow_run.state.is_final()),
         "message": flow_run.state.message if flow_run.state else None,
         "progress": progress,
         "progress_note": note,

@@ -7,11 +7,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from deployments.pool import SYNC_FLOW_NAME
-from deployments.secrets import settings_with_api_key
 from flows.archive import archive_playlist_flow
+from flows.secrets import settings_with_api_key
+from flows.subscribed import list_subscriptions
 from ytarchive.config import QUALITIES
 from ytarchive.errors import DownloadFailed, InputError
+from ytarchive.names import SYNC_FLOW
 from ytarchive.refs import parse_playlist_ref
 
 __all__ = ["sync_subscriptions_flow", "subscription_targets"]
@@ -34,13 +35,11 @@ def subscription_targets(urls: list[str] | None, quality: str | None) -> list[tu
 def _subscriptions() -> list[Any]:
     from prefect.client.orchestration import get_client
 
-    from deployments.subscriptions import list_subscriptions
-
     with get_client(sync_client=True) as client:
         return list_subscriptions(client, with_next_run=False)
 
 
-@flow(name=SYNC_FLOW_NAME, log_prints=False)
+@flow(name=SYNC_FLOW, log_prints=False)
 def sync_subscriptions_flow(urls: list[str] | None = None, quality: str | None = None) -> dict:
     """Archive new videos of `urls` (default: every subscription), one playlist at a time.
 

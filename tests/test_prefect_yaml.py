@@ -16,10 +16,11 @@ EXPECTED = {"sync-subscriptions", "refresh-metadata", "retry-failed"}
 def test_the_three_deployments_in_one_process_pool() -> None:
     from prefect.cli.deploy._models import PrefectYamlModel
 
-    from deployments.pool import POOL_NAME
+    from ytarchive.names import DEPLOYMENTS as NAMED
+    from ytarchive.names import POOL_NAME
 
     PrefectYamlModel.model_validate(SPEC)  # the shape `prefect deploy` accepts
-    assert {d["name"] for d in DEPLOYMENTS} == EXPECTED
+    assert {d["name"] for d in DEPLOYMENTS} == EXPECTED == set(NAMED)
     assert {d["work_pool"]["name"] for d in DEPLOYMENTS} == {POOL_NAME}
 
 

@@ -1,16 +1,12 @@
-"""`ytarchive recovery ...` and `ytarchive storage verify`, checked the way a user would."""
+"""`ytarchive recovery ...` (and `storage verify --fix` into a plan), checked as a user would."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli as ytarchive
 from ytarchive.cli import main
 from ytarchive.models import DownloadResult
 
@@ -44,54 +40,6 @@ def _archive_by_hand(root: Path, video_id: str, data: bytes) -> Path:
     )
     Catalog(root).record_outcomes([result])
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# storage verify: no Prefect
-# ---------------------------------------------------------------------------------------------
-
-_VERIFY_NO_PREFECT = """
-import sys
-from ytarchive.cli import main
-code = main(["storage", "verify", "--format", "json"])
-sys.stderr.write("PREFECT_LOADED=%s\\n" % ("prefect" in sys.modules))
-sys.exit(code)
-"""
-
-
-def test_storage_verify_finds_a_missing_and_a_resized_file_without_prefect(tmp_path: Path) -> None:
-    root = tmp_path / "archive"
-    env = {**os.environ, "YTARCHIVE_OUTPUT_DIR": str(root)}
-    kept = _archive_by_hand(root, VID_A, b"a" * 1000)
-    gone = _archive_by_hand(root, VID_B, b"b" * 500)
-
-    clean = subprocess.run(
-        [sys.executable, "-c", _VERIFY_NO_PREFECT], capture_output=True, text=True, env=env
-    )
-    assert clean.returncode == 0, clean.stderr
-    assert json.loads(clean.stdout) == {"problems": [], "plan_id": None}
-    assert "PREFECT_LOADED=False" in clean.stderr
-
-    gone.unlink()
-    kept.write_bytes(b"a" * 10)
-    broken = subprocess.run(
-        [sys.executable, "-c", _VERIFY_NO_PREFECT], capture_output=True, text=True, env=env
-    )
-    assert broken.returncode == 1, broken.stderr
-    assert "PREFECT_LOADED=False" in broken.stderr
-    problems = {p["video_id"]: p for p in json.loads(broken.stdout)["problems"]}
-    assert problems[VID_A]["problem"] == "size"
-    assert (problems[VID_A]["expected_bytes"], problems[VID_A]["actual_bytes"]) == (1000, 10)
-    assert problems[VID_B]["problem"] == "missing"
-    assert problems[VID_B]["file_path"] == f"videos/{gone.name}"
-
-
-def test_storage_verify_table_names_the_problem(tmp_path: Path) -> None:
-    root = tmp_path / "archive"
-    _archive_by_hand(root, VID_A, b"x" * 10).unlink()
-    result = ytarchive("storage", "verify", env={**os.environ, "YTARCHIVE_OUTPUT_DIR": str(root)})
-    assert result.returncode == 1
-    assert VID_A in result.stdout and "missing" in result.stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,9 +123,10 @@ def test_recovery_create_records_a_plan_that_list_and_show_read_back(capsys, arc
 
 @pytest.mark.slow
 def test_plans_of_another_archive_are_not_listed(capsys, archive, tmp_path: Path) -> None:
+    from flows.history import PrefectHistory
     from ytarchive import recovery
 
-    recovery.create_plan(tmp_path / "elsewhere", [recovery.Item(VID_A)])
+    recovery.create_plan(tmp_path / "elsewhere", [recovery.Item(VID_A)], history=PrefectHistory())
     code, out, _ = cli(capsys, "recovery", "list", "--format", "json")
     assert (code, json.loads(out)) == (0, [])
     code, _, err = cli(capsys, "recovery", "list")

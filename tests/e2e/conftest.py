@@ -33,7 +33,8 @@ def deployed(prefect_server: str) -> dict[str, str]:
     The two scheduled deployments are paused afterwards, so while tests run workers the only
     runs due in the pool are the ones the tests create.
     """
-    from deployments.pool import POOL_NAME, ensure_work_pool
+    from deployments.pool import ensure_work_pool
+    from ytarchive.names import POOL_NAME
 
     with client() as c:
         ensure_work_pool(c, POOL_NAME)

@@ -105,8 +105,9 @@ def test_two_workers_overlapping_subscriptions_download_each_video_once(
     """Two subscriptions sharing two videos, run at once by two workers, fleet limit of 1."""
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
-    from deployments.pool import DOWNLOAD_LIMIT, ensure_download_limit
+    from deployments.pool import ensure_download_limit
     from deployments.subscriptions import cron_schedule, subscribe, unsubscribe
+    from ytarchive.names import DOWNLOAD_LIMIT
 
     lib = testbed.lib
     first = lib.make_playlist(4, title="First")
@@ -174,7 +175,7 @@ def test_serve_runs_a_subscription_added_from_the_cli(
     deployed: dict[str, str], ytarchive_env, testbed, tmp_path: Path
 ) -> None:
     """`ytarchive serve` (worker of the pool) runs a subscription `ytarchive subscribe` made."""
-    from deployments.pool import DOWNLOAD_LIMIT
+    from ytarchive.names import DOWNLOAD_LIMIT
 
     playlist = testbed.lib.make_playlist(2)
     url = _url(playlist)

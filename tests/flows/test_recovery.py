@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from flows.history import PrefectHistory
 from ytarchive import recovery
 from ytarchive.config import Settings
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+HISTORY = PrefectHistory()  # the real one: Prefect's flow-run history on the session's server
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def test_a_failing_video_is_one_open_plan_until_a_retry_archives_it(env) -> None
     assert state.is_failed()
     run_id = str(state.state_details.flow_run_id)
 
-    (plan,) = recovery.list_plans(root)
+    (plan,) = recovery.list_plans(root, history=HISTORY)
     assert (plan.plan_id, plan.flow, plan.video_ids) == (run_id, "archive-playlist", [bad])
     assert plan.source == _playlist_url(playlist.playlist_id)
     assert plan.items[0].error_class == "Transient"
@@ -65,7 +67,7 @@ def test_a_failing_video_is_one_open_plan_until_a_retry_archives_it(env) -> None
     # The site still fails: the retry run takes the plan over and is the one open plan.
     again = retry_plan(plan, Settings())
     assert (again.exit_code, again.remaining) == (1, [bad])
-    (still,) = recovery.list_plans(root)
+    (still,) = recovery.list_plans(root, history=HISTORY)
     assert (still.plan_id, still.video_ids, still.recovery_of) == (again.flow_run_id, [bad], run_id)
     assert still.source == plan.source  # the chain keeps the playlist it started from
 
@@ -74,8 +76,10 @@ def test_a_failing_video_is_one_open_plan_until_a_retry_archives_it(env) -> None
     done = retry_plan(still, Settings())
     assert (done.exit_code, done.remaining) == (0, [])
     assert _settled(root, [bad]) == {bad}
-    assert recovery.list_plans(root) == []
-    closed = {p.plan_id: (p.status, p.closed_by) for p in recovery.list_plans(root, True)}
+    assert recovery.list_plans(root, history=HISTORY) == []
+    closed = {
+        p.plan_id: (p.status, p.closed_by) for p in recovery.list_plans(root, True, history=HISTORY)
+    }
     assert closed == {
         run_id: ("recovered", again.flow_run_id),
         again.flow_run_id: ("recovered", done.flow_run_id),
@@ -115,7 +119,7 @@ def test_a_run_killed_with_sigkill_is_a_plan_of_the_videos_not_finished(env) -> 
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
-    (plan,) = recovery.list_plans(root)
+    (plan,) = recovery.list_plans(root, history=HISTORY)
     assert plan.state == "Crashed (process gone)"
     assert sorted(plan.video_ids) == sorted(rest)
     assert all(i.message for i in plan.items)  # each says why it is there
@@ -125,8 +129,8 @@ def test_a_run_killed_with_sigkill_is_a_plan_of_the_videos_not_finished(env) -> 
     summary = retry_failed_flow(output_dir=str(root))
     assert summary["plans"] == 1
     assert _settled(root, playlist.video_ids) == set(playlist.video_ids)
-    assert recovery.list_plans(root) == []
-    (closed,) = recovery.list_plans(root, include_closed=True)
+    assert recovery.list_plans(root, history=HISTORY) == []
+    (closed,) = recovery.list_plans(root, include_closed=True, history=HISTORY)
     assert closed.plan_id == plan.plan_id and closed.status == "recovered"
     assert closed.state == "Crashed"  # no longer "Running": marked Crashed once recovered
 

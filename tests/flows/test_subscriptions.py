@@ -135,8 +135,8 @@ def test_the_key_comes_from_the_secret_block_when_the_environment_has_none(
         LogFilterFlowRunId,
     )
 
-    from deployments.secrets import SECRET_BLOCK, api_key_from_block
     from flows.runtime import drain_history
+    from flows.secrets import SECRET_BLOCK, api_key_from_block
     from flows.subscriptions import sync_subscriptions_flow
 
     monkeypatch.delenv("YOUTUBE_API_KEY")

@@ -1,34 +1,32 @@
-"""Recovery plans: the rules that turn run records into plans, and the process check."""
+"""Recovery plans: the rules that turn run records into plans, over a stand-in history.
+
+The real history (Prefect's, flows/history.py) is tested against the session's server in
+tests/flows/test_history.py; here the plan logic gets a History in memory and a real catalog.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
-import time
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from ytarchive import recovery
+from ytarchive.catalog import Catalog
+from ytarchive.errors import InputError
 from ytarchive.models import DownloadResult
+from ytarchive.names import PLAN_FLOW, PLAYLIST_FLOW, VIDEOS_FLOW
 from ytarchive.recovery import (
-    PLAN_FLOW,
-    PLAYLIST_FLOW,
-    VIDEOS_FLOW,
     Item,
     RunRecord,
     TaskInfo,
     attach_errors,
     build_plans,
-    check_outcomes,
-    owner_tags,
-    process_alive,
-    requested_from_urls,
-    same_archive,
 )
+from ytarchive.refs import parse_many
+from ytarchive.verify import Problem
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 A, B, C = "aaaaaaaaaaa", "bbbbbbbbbbb", "ccccccccccc"
@@ -168,20 +166,6 @@ def test_plan_json_has_the_documented_fields() -> None:
     assert data["video_ids"] == [A]
 
 
-def test_requested_from_urls_keeps_youtube_ids_and_other_urls() -> None:
-    items = requested_from_urls(
-        [
-            f"https://youtu.be/{A}",
-            A,
-            "https://example.org/v/clip.mp4",
-            f"https://www.youtube.com/watch?v={B}",
-        ]
-    )
-    assert [i.video_id for i in items] == [A, "https://example.org/v/clip.mp4", B]
-    assert items[1].target == "https://example.org/v/clip.mp4"
-    assert items[0].target == A
-
-
 def test_attach_errors_prefers_the_catalog_then_the_task_run() -> None:
     (plan,) = build_plans([run("p1", 0, items=[A, B, C])], settled_of())
     failed = DownloadResult(
@@ -201,157 +185,151 @@ def test_attach_errors_prefers_the_catalog_then_the_task_run() -> None:
     }
 
 
-def test_same_archive_compares_resolved_paths(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert same_archive("downloads", tmp_path / "downloads")
-    assert same_archive(str(tmp_path / "downloads" / "."), tmp_path / "downloads")
-    assert not same_archive(str(tmp_path / "other"), tmp_path / "downloads")
-    assert not same_archive(None, tmp_path / "downloads")
-
-
-def test_owner_tags_name_this_host_and_pid() -> None:
-    host, pid = owner_tags()
-    assert host.startswith("host:") and pid == f"pid:{os.getpid()}"
-
-
-def test_process_alive_tells_a_live_process_from_a_dead_or_reused_pid() -> None:
-    now = datetime.now(UTC)
-    assert process_alive(os.getpid(), started_by=now)
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    assert not process_alive(child.pid)
-    # A run that started long before this process cannot have been run by it: the pid was reused.
-    if Path("/proc/self/stat").exists():
-        assert not process_alive(os.getpid(), started_by=now - timedelta(days=3650))
-
-
 @pytest.mark.parametrize("state", ["FAILED", "CRASHED"])
 def test_failed_and_crashed_are_both_plans(state: str) -> None:
     assert open_ids([run("p", 0, state=state, items=[A])]) == {"p": [A]}
 
 
 # ---------------------------------------------------------------------------------------------
-# storage verify's file checks
+# The entry points over a stand-in history and a real catalog
 # ---------------------------------------------------------------------------------------------
 
 
-def _outcome(video_id: str, file_path: str | None, size: int | None, **extra) -> SimpleNamespace:
-    return SimpleNamespace(
-        video_id=video_id, status="archived", file_path=file_path, bytes=size, **extra
-    )
+class StandInHistory:
+    """A History in memory: the runs a test gives, plans recorded as failed runs, crash marks."""
 
+    def __init__(self, *runs: RunRecord) -> None:
+        self.records = list(runs)
+        self.tasks: dict[str, dict[str, TaskInfo]] = {}
+        self.crashed: list[tuple[str, str]] = []
 
-def test_check_outcomes_names_each_kind_of_damage(tmp_path: Path) -> None:
-    (tmp_path / "videos").mkdir()
-    (tmp_path / "videos" / "ok.mp4").write_bytes(b"12345")
-    (tmp_path / "videos" / "sum.mp4").write_bytes(b"12345")
-    good_sum = hashlib.sha256(b"12345").hexdigest()
-    outcomes = [
-        _outcome(A, "videos/ok.mp4", 5, sha256=good_sum),
-        _outcome(B, "videos/ok.mp4", 6),
-        _outcome(C, "videos/gone.mp4", 5),
-        _outcome("ddddddddddd", "videos/sum.mp4", 5, sha256="0" * 64),
-        _outcome("eeeeeeeeeee", None, None),
-        SimpleNamespace(video_id="fffffffffff", status="failed", file_path=None, bytes=None),
-    ]
-    found = {p.video_id: (p.problem, p.error_class) for p in check_outcomes(tmp_path, outcomes)}
-    assert found == {
-        B: ("size", "SizeMismatch"),
-        C: ("missing", "MissingFile"),
-        "ddddddddddd": ("checksum", "ChecksumMismatch"),
-        "eeeeeeeeeee": ("no-file", "MissingFile"),
-    }
+    def runs(self, root: Path) -> list[RunRecord]:
+        return [r for r in self.records if Path(r.output_dir or "") == Path(root)]
 
+    def task_infos(self, run_id: str) -> dict[str, TaskInfo]:
+        return dict(self.tasks.get(run_id, {}))
 
-# ---------------------------------------------------------------------------------------------
-# Against the session's Prefect server
-# ---------------------------------------------------------------------------------------------
-
-
-def _other_host_run(root: Path, video_id: str) -> str:
-    """A Running archive run that a process on another machine claims (no pid we can check)."""
-    from prefect.client.orchestration import get_client
-    from prefect.states import Running
-
-    flow = SimpleNamespace(name=VIDEOS_FLOW, version=None, retries=None, retry_delay_seconds=None)
-    with get_client(sync_client=True) as client:
-        run = client.create_flow_run(
-            flow,
-            parameters={"urls": [video_id], "output_dir": str(root)},
-            state=Running(),
-            tags=["host:some-other-machine", "pid:1"],
+    def record_plan(
+        self, root: Path, items: Sequence[Item], message: str, quality: str | None
+    ) -> str:
+        plan_id = str(uuid.uuid4())
+        parameters = {"urls": [i.target for i in items], "output_dir": str(root)}
+        self.records.append(
+            RunRecord(
+                id=plan_id,
+                name=f"plan-{len(self.records)}",
+                flow=PLAN_FLOW,
+                state="FAILED",
+                message=message,
+                created=T0 + timedelta(hours=len(self.records)),
+                parameters={**parameters, "quality": quality},
+                requested=list(items),
+            )
         )
-        T_START[str(run.id)] = client.read_flow_run(run.id).start_time
-    return str(run.id)
+        return plan_id
+
+    def mark_crashed(self, run_id: str, message: str) -> None:
+        self.crashed.append((run_id, message))
+        for record in self.records:
+            if record.id == run_id:
+                record.state, record.message = "CRASHED", message
 
 
-T_START: dict[str, datetime] = {}
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return (tmp_path / "archive").resolve()
 
 
-def _heartbeat(run_id: str, timeout: float = 20.0) -> datetime:
-    """Send a heartbeat for the run as a live flow would; wait until the server has it."""
-    from prefect.client.orchestration import get_client
-    from prefect.events import emit_event
-    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+def in_archive(root: Path, run_id: str, minute: int, **kwargs) -> RunRecord:
+    record = run(run_id, minute, **kwargs)
+    record.output_dir = str(root)
+    return record
 
-    from flows.runtime import drain_workers
 
-    emit_event(
-        event="prefect.flow-run.heartbeat",
-        resource={"prefect.resource.id": f"prefect.flow-run.{run_id}"},
+def outcome(video_id: str, status: str, **fields) -> DownloadResult:
+    return DownloadResult(video_id=video_id, status=status, quality="720p", **fields)
+
+
+def test_list_plans_reads_this_archives_runs_and_the_catalogs_errors(root: Path) -> None:
+    history = StandInHistory(
+        in_archive(root, "p1", 0, items=[A, B, C]), run("elsewhere", 1, items=[A])
     )
-    drain_workers()
-    wanted = EventFilter(
-        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
-        resource=EventResourceFilter(id=[f"prefect.flow-run.{run_id}"]),
-    )
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:  # the server persists events every few seconds
-            events = client.read_events(filter=wanted, limit=1).events
-            if events:
-                return events[0].occurred
-            time.sleep(0.25)
-    pytest.fail("the heartbeat never reached the server")
-
-
-@pytest.mark.slow
-def test_a_run_on_another_host_is_dead_once_its_heartbeats_stop(
-    prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from prefect.settings import get_current_settings
-
-    from ytarchive import recovery
-
-    root = tmp_path / "archive"
-    silent, beating = _other_host_run(root, A), _other_host_run(root, B)
-    try:
-        runs = {r.id: r for r in recovery.read_history(root)}
-        assert runs[silent].alive and runs[beating].alive  # just started: not dead yet
-
-        time.sleep(3.0)
-        beat = _heartbeat(beating)
-        # Count a run dead after a window that falls between the two: the silent run's start is
-        # older than it, the beating run's heartbeat is younger.
-        now = datetime.now(UTC)
-        window = ((now - T_START[silent]) + (now - beat)).total_seconds() / 2
-        frequency = max(get_current_settings().flows.heartbeat_frequency or 30, 30)
-        monkeypatch.setattr(recovery, "HEARTBEATS_MISSED", window / frequency)
-        runs = {r.id: r for r in recovery.read_history(root)}
-        assert runs[beating].alive, "the heartbeat did not keep the run alive"
-        assert not runs[silent].alive
-        plans = build_plans(list(runs.values()), settled_of())
-        assert [(p.plan_id, p.state, p.video_ids) for p in plans] == [
-            (silent, "Crashed (process gone)", [A])
+    Catalog(root).record_outcomes(
+        [
+            outcome(A, "archived", file_path="videos/a.mp4", bytes=1),
+            outcome(B, "failed", error_class="Transient", reason="HTTP Error 500", attempts=3),
         ]
-    finally:
-        _cancel(silent, beating)
+    )
+    (plan,) = recovery.list_plans(root, history=history)
+    assert (plan.plan_id, plan.video_ids) == ("p1", [B, C])
+    assert plan.as_dict()["errors"] == {B: "Transient: HTTP Error 500"}
+    assert plan.items[0].attempts == 3
 
 
-def _cancel(*run_ids: str) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.states import Cancelled
+def test_get_plan_by_id_prefix_or_name_with_its_task_runs(root: Path) -> None:
+    history = StandInHistory(
+        in_archive(root, "3f2a9c1e-one", 0, items=[A]),
+        in_archive(root, "3f2a0000-two", 1, items=[B]),
+    )
+    history.tasks["3f2a9c1e-one"] = {A: TaskInfo("FAILED", "DownloadFailed", "no formats", 1)}
+    found = recovery.get_plan(root, "3f2a9c", history=history)
+    assert found.plan_id == "3f2a9c1e-one"
+    assert (found.items[0].error_class, found.items[0].message) == ("DownloadFailed", "no formats")
+    assert recovery.get_plan(root, "run-3f2a0000-two", history=history).video_ids == [B]
+    with pytest.raises(InputError, match="ambiguous"):
+        recovery.get_plan(root, "3f2a", history=history)
+    with pytest.raises(InputError, match="no recovery plan"):
+        recovery.get_plan(root, "nope", history=history)
 
-    with get_client(sync_client=True) as client:
-        for run_id in run_ids:
-            client.set_flow_run_state(run_id, Cancelled(), force=True)
+
+def test_a_refetch_plan_marks_what_the_catalog_holds_and_lists_as_open(root: Path) -> None:
+    history = StandInHistory()
+    (root / "videos").mkdir(parents=True)
+    (root / "videos" / "a.mp4").write_bytes(b"12345")
+    Catalog(root).record_outcomes(
+        [
+            outcome(A, "archived", file_path="videos/a.mp4", bytes=5),
+            outcome(B, "archived", file_path="videos/gone.mp4", bytes=5),
+        ]
+    )
+    refs = parse_many([A, f"https://youtu.be/{B}", C])  # as `recovery create` hands them
+    plan_id = recovery.create_refetch_plan(root, refs, "360p", history=history)
+
+    (plan,) = recovery.list_plans(root, history=history)
+    assert (plan.plan_id, plan.flow, plan.quality) == (plan_id, PLAN_FLOW, "360p")
+    assert plan.message == recovery.USER_PLAN_MESSAGE
+    assert plan.video_ids == [A, B, C]  # the archived ones are held too: marked failed
+    latest = Catalog(root).latest_outcomes([A, B])
+    assert {v: (o.status, o.error_class) for v, o in latest.items()} == {
+        A: ("failed", "RefetchRequested"),
+        B: ("failed", "MissingFile"),
+    }
+    assert all(plan_id in (o.reason or "") for o in latest.values())
+
+
+def test_a_verify_plan_holds_the_damaged_videos_with_their_quality(root: Path) -> None:
+    history = StandInHistory()
+    Catalog(root).record_outcomes([outcome(A, "archived", file_path="videos/a.mp4", bytes=9)])
+    problem = Problem(A, "size", "videos/a.mp4", 9, 4, "size 4 bytes, recorded 9: videos/a.mp4")
+    plan_id = recovery.create_verify_plan(root, [problem], history=history)
+
+    (plan,) = recovery.list_plans(root, history=history)
+    assert (plan.plan_id, plan.video_ids, plan.quality) == (plan_id, [A], "720p")
+    assert plan.message.startswith(recovery.VERIFY_PLAN_MESSAGE)
+    assert (plan.items[0].error_class, plan.items[0].attempts) == ("SizeMismatch", 0)
+
+
+def test_only_a_run_whose_process_is_gone_is_marked_crashed(root: Path) -> None:
+    dead = in_archive(root, "dead", 0, state="RUNNING", items=[A], alive=False)
+    failed = in_archive(root, "failed", 1, items=[B])
+    history = StandInHistory(dead, failed)
+    plans = {p.plan_id: p for p in recovery.list_plans(root, history=history)}
+    assert plans["dead"].state == "Crashed (process gone)"
+    assert plans["dead"].items[0].message.startswith("not finished")
+    for plan in plans.values():
+        recovery.settle_dead_run(plan, history, recovered_by="r1")
+    assert history.crashed == [
+        ("dead", "the process that ran this flow run is gone; recovered by flow run r1")
+    ]
+    states = {p.plan_id: p.state for p in recovery.list_plans(root, history=history)}
+    assert states == {"dead": "Crashed", "failed": "Failed"}

@@ -1,10 +1,10 @@
-"""Commands: `recovery list|show|create|retry` (plans from Prefect's history), `storage verify`."""
+"""Commands: `recovery list|show|create|retry`: plans from Prefect's flow-run history."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,23 +15,26 @@ from ytarchive.cli.app import (
     recovery_app,
     render,
     settings_from_cli,
-    storage_app,
 )
 
-# Prefect (and flows/) are imported inside the command bodies that need them; `storage verify`
-# without --fix never imports Prefect.
+if TYPE_CHECKING:
+    from flows.history import PrefectHistory
+
+# Prefect (and flows/) are imported inside the command bodies that need them.
 
 _LIST_COLUMNS = ["plan", "created", "flow", "state", "items", "source"]
 _ITEM_COLUMNS = ["video_id", "error_class", "message", "attempts"]
 _RETRY_COLUMNS = ["plan_id", "flow_run_id", "state", "items", "remaining"]
-_VERIFY_COLUMNS = ["video_id", "problem", "file_path", "expected_bytes", "actual_bytes", "detail"]
 
 
-def _connect() -> None:
-    """Point Prefect at PREFECT_API_URL or our long-lived local server (started if needed)."""
+def prefect_history() -> PrefectHistory:
+    """Prefect's flow-run history, on PREFECT_API_URL or our local server (started if needed)."""
     from flows.runtime import configure_prefect
 
     configure_prefect()
+    from flows.history import PrefectHistory
+
+    return PrefectHistory()
 
 
 def _note(text: str) -> None:
@@ -77,8 +80,7 @@ def recovery_list(
     from ytarchive import recovery
 
     settings = settings_from_cli()
-    _connect()
-    plans = recovery.list_plans(Path(settings.output_dir), include_closed=show_all)
+    plans = recovery.list_plans(Path(settings.output_dir), show_all, history=prefect_history())
     if fmt is OutputFormat.json:
         emit_json([p.as_dict() for p in plans])
         return
@@ -105,8 +107,7 @@ def recovery_show(
     from ytarchive import recovery
 
     settings = settings_from_cli()
-    _connect()
-    found = recovery.get_plan(Path(settings.output_dir), plan)
+    found = recovery.get_plan(Path(settings.output_dir), plan, history=prefect_history())
     if fmt is OutputFormat.json:
         emit_json(found.as_dict())
         return
@@ -154,8 +155,8 @@ def recovery_create(
     targets = _read_targets(urls or [], batch)
     _check_quality(quality)
     settings = settings_from_cli()
-    _connect()
-    plan_id = recovery.create_refetch_plan(Path(settings.output_dir), targets, quality)
+    root = Path(settings.output_dir)
+    plan_id = recovery.create_refetch_plan(root, targets, quality, history=prefect_history())
     if fmt is OutputFormat.json:
         emit_json({"plan_id": plan_id, "video_ids": [t.key for t in targets]})
         return
@@ -204,7 +205,6 @@ def recovery_retry(
     if bool(plan) == retry_all:
         raise InputError("give one PLAN, or --all")
     settings = settings_from_cli()
-    _connect()
     outcomes = _retry(settings, plan, retry_all)
     _finish(outcomes)
     rows = [_retry_row(o) for o in outcomes]
@@ -226,11 +226,12 @@ def _retry(settings: Any, plan: str | None, retry_all: bool) -> list[Any]:
     from ytarchive.errors import InputError
 
     root = Path(settings.output_dir)
+    past = prefect_history()
     if retry_all:
         from flows.recovery import retry_open_plans
 
-        return retry_open_plans(settings)
-    found = recovery.get_plan(root, plan or "", with_tasks=False)
+        return retry_open_plans(settings, past)
+    found = recovery.get_plan(root, plan or "", with_tasks=False, history=past)
     if found.status in ("recovered", "superseded"):
         raise InputError(
             f"plan {found.plan_id} was already taken over by run {found.closed_by}; "
@@ -241,7 +242,7 @@ def _retry(settings: Any, plan: str | None, retry_all: bool) -> list[Any]:
         return []
     from flows.recovery import retry_plan
 
-    return [retry_plan(found, settings)]
+    return [retry_plan(found, settings, past)]
 
 
 def _finish(outcomes: list[Any]) -> None:
@@ -261,38 +262,3 @@ def _retry_row(outcome: Any) -> dict[str, Any]:
         "items": len(outcome.items),
         "remaining": ", ".join(outcome.remaining),
     }
-
-
-@storage_app.command("verify")
-def storage_verify(
-    fix: bool = typer.Option(
-        False, "--fix", help="Record a recovery plan that fetches the damaged videos again."
-    ),
-    fmt: OutputFormat = FormatOption,
-) -> None:
-    """Check every archived video's file: it exists, with the recorded size (and checksum).
-
-    Exit code 1 when any problem is found. With --fix, the damaged videos get a `failed` outcome
-    and a recovery plan; `ytarchive recovery retry PLAN` then fetches them again.
-
-    Example: ytarchive storage verify --fix
-    """
-    from ytarchive import recovery
-
-    settings = settings_from_cli()
-    root = Path(settings.output_dir)
-    problems = recovery.verify_archive(root)
-    plan_id = None
-    if problems and fix:
-        _connect()
-        plan_id = recovery.create_verify_plan(root, problems)
-    rows = [p.as_dict() for p in problems]
-    if fmt is OutputFormat.json:
-        emit_json({"problems": rows, "plan_id": plan_id})
-    elif rows:
-        render(rows, fmt, columns=_VERIFY_COLUMNS, title="Archive problems")
-    if fmt is OutputFormat.table and not rows:
-        _note("Every archived file is in place with its recorded size.")
-    if plan_id:
-        _note(f"Recorded recovery plan {plan_id}; run it with: ytarchive recovery retry {plan_id}")
-    raise typer.Exit(1 if problems else 0)

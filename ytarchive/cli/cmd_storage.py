@@ -1,6 +1,7 @@
-"""Commands: `storage list|stats|search|compact` and `sql`, read straight from the catalog.
+"""Commands: `storage list|stats|search|compact|verify` and `sql`, read straight from the catalog.
 
-None of them imports Prefect or yt-dlp; DuckDB is imported by the catalog on first use.
+None of them imports Prefect or yt-dlp (`storage verify --fix` loads Prefect to record its plan
+once it found damage); DuckDB is imported by the catalog on first use.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _SEARCH_COLUMNS = [
     "published_at",
 ]
 _TABLE_CHANNELS = 20
+_VERIFY_COLUMNS = ["video_id", "problem", "file_path", "expected_bytes", "actual_bytes", "detail"]
 
 
 def _catalog(output: Path | None) -> Any:
@@ -173,6 +175,43 @@ def storage_compact(
         emit_json(merged)
     else:
         render(rows, fmt, columns=["table", "files_merged"], title="Compacted")
+
+
+@storage_app.command("verify")
+def storage_verify(
+    fix: bool = typer.Option(
+        False, "--fix", help="Record a recovery plan that fetches the damaged videos again."
+    ),
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Check every archived video's file: it exists, with the recorded size (and checksum).
+
+    Exit code 1 when any problem is found. With --fix, the damaged videos get a `failed` outcome
+    and a recovery plan; `ytarchive recovery retry PLAN` then fetches them again.
+
+    Example: ytarchive storage verify --fix
+    """
+    from ytarchive.verify import verify_archive
+
+    settings = settings_from_cli()
+    root = Path(settings.output_dir)
+    problems = verify_archive(root)
+    plan_id = None
+    if problems and fix:  # only now Prefect: the plan is a flow run in its history
+        from ytarchive import recovery
+        from ytarchive.cli.cmd_recovery import prefect_history
+
+        plan_id = recovery.create_verify_plan(root, problems, history=prefect_history())
+    rows = [p.as_dict() for p in problems]
+    if fmt is OutputFormat.json:
+        emit_json({"problems": rows, "plan_id": plan_id})
+    elif rows:
+        render(rows, fmt, columns=_VERIFY_COLUMNS, title="Archive problems")
+    if fmt is OutputFormat.table and not rows:
+        _note("Every archived file is in place with its recorded size.")
+    if plan_id:
+        _note(f"Recorded recovery plan {plan_id}; run it with: ytarchive recovery retry {plan_id}")
+    raise typer.Exit(1 if problems else 0)
 
 
 @app.command("sql")
