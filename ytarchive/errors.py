@@ -19,6 +19,7 @@ class YTArchiveError(Exception):
     """Base of every error YTArchive raises on purpose."""
 
     exit_code = 1
+    attempt = 1  # the attempt of its task that raised it (set when the task's body is ours)
 
 
 class InputError(YTArchiveError):
@@ -32,11 +33,16 @@ class Unavailable(YTArchiveError):
 
 
 class Transient(YTArchiveError):
-    """A network error, HTTP 5xx or 429 that may pass: retried with backoff."""
+    """A network error, HTTP 5xx or 429 that may pass: retried with backoff, by one layer."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, retried_by: str | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        # The layer that owns this failure's retries and has spent them ("yt-dlp" for a media
+        # request or fragment, "youtube-api" for a Data API call); None: the task retries it.
+        self.retried_by = retried_by
 
 
 class QuotaExceeded(YTArchiveError):
