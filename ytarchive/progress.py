@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ _pending: contextvars.ContextVar[ProgressSink | None] = contextvars.ContextVar(
     "ytarchive_progress_sink", default=None
 )
 _sinks: dict[str, ProgressSink] = {}
+_log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 
@@ -90,6 +92,7 @@ class _Safe(ProgressSink):
             try:
                 return method(*args, **kwargs)
             except Exception:  # progress display is best effort: never fails a download
+                _log.debug("progress sink %s failed", name, exc_info=True)
                 return None
 
         return call

@@ -48,7 +48,7 @@ def warm_up() -> None:
         with YoutubeDL(base_options()) as ydl:
             ydl.get_info_extractor("Generic")
         ffmpeg_location()
-    except Exception:  # noqa: BLE001 - a warm-up only; the download itself reports problems
+    except Exception:  # a warm-up only: the download itself reports real problems
         log.debug("yt-dlp warm-up failed", exc_info=True)
 
 
@@ -192,7 +192,7 @@ def _result(
 def fetch_thumbnail(url: str, root: Path, video_id: str, timeout: float = 15.0) -> Path | None:
     """Fetch a thumbnail into thumbnails/<id>.<ext>; failures are logged and give None."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             data = response.read(20_000_000)
             ctype = response.headers.get_content_type()
     except (OSError, ValueError, http.client.HTTPException) as exc:  # HTTP, network, bad URL
