@@ -10,7 +10,6 @@ __all__ = [
     "SYNC_FLOW_NAME",
     "ensure_work_pool",
     "ensure_download_limit",
-    "download_limit",
 ]
 
 POOL_NAME = "ytarchive-pool"
@@ -45,19 +44,3 @@ def ensure_download_limit(client: Any, slots: int, name: str = DOWNLOAD_LIMIT) -
     except ObjectAlreadyExists:
         return False
     return True
-
-
-def download_limit(client: Any, name: str = DOWNLOAD_LIMIT) -> dict[str, Any] | None:
-    """The limit's size and slots in use, or None when there is none."""
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        limit = client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
-        return None
-    return {
-        "name": limit.name,
-        "limit": limit.limit,
-        "active_slots": limit.active_slots,
-        "active": limit.active,
-    }
