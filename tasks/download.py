@@ -79,7 +79,7 @@ def _runtime(slot_limit: str | None) -> Runtime:
         attempt=attempt(),
         sink=progress.sink_for(run_id),
         slot=lambda: _fleet_slot(slot_limit),
-        log=get_run_logger(),  # type: ignore[arg-type]
+        log=get_run_logger(),
     )
 
 
