@@ -7,10 +7,11 @@ record each outcome as it completes -> progress and summary artifacts -> the run
 
 from __future__ import annotations
 
-import logging
+import functools
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,67 +20,45 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import run_context
+from flows.run_report import (
+    ProgressArtifact,
+    attach_log_file,
+    detach_log_file,
+    done_line,
+    playlist_run_name,
+    result_row,
+    summary_artifact,
+    videos_run_name,
+)
 from flows.secrets import settings_with_api_key
-from tasks import progress
-from tasks.download import download_task
+from tasks.download import download_task_for
 from tasks.metadata import BATCH_SIZE, MetadataBatch, list_playlist_task, metadata_batch_task
-from tasks.policies import redact, retry_options
-from ytarchive import layout
+from tasks.policies import with_retries
+from ytarchive import layout, progress
 from ytarchive.config import Settings
-from ytarchive.errors import Transient
+from ytarchive.errors import YTArchiveError
 from ytarchive.models import DownloadResult, PlaylistItem, VideoMetadata
 from ytarchive.names import DOWNLOAD_LIMIT, PLAYLIST_FLOW, VIDEOS_FLOW
+from ytarchive.redact import redact, redact_loggers, register_secrets
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef, parse_many, parse_playlist_ref
 
 __all__ = [
     "archive_videos_flow",
     "archive_playlist_flow",
-    "videos_run_name",
-    "playlist_run_name",
 ]
 
 MAX_WORKERS = 64  # threads for tasks; downloads are further held to max_concurrent at once
-PROGRESS_EVERY = 1.0  # seconds between progress-artifact updates
-SUMMARY_KEY = "archive-summary"
-LOGGERS = ("ytarchive", "flows", "tasks", "prefect.flow_runs", "prefect.task_runs")
+STATUSES = ("archived", "unavailable", "failed")
 
 
-def videos_run_name() -> str:
-    """``videos-<first id>`` or ``videos-<first id>+N`` (N more refs)."""
-    from prefect.runtime import flow_run
-
-    urls = list(flow_run.parameters.get("urls") or [])
-    first = _ref_key(urls[0]) if urls else "none"
-    return f"videos-{first}" + (f"+{len(urls) - 1}" if len(urls) > 1 else "")
-
-
-def playlist_run_name() -> str:
-    """``playlist-<playlist id>`` (or the channel's id, @handle or name)."""
-    from prefect.runtime import flow_run
-
-    url = str(flow_run.parameters.get("url") or "")
-    try:
-        return f"playlist-{_short(parse_playlist_ref(url).key)}"
-    except Exception:  # noqa: BLE001 - the flow body reports bad input properly
-        return f"playlist-{_short(url)}"
-
-
-def _ref_key(text: str) -> str:
-    try:
-        return _short(parse_many([text])[0].key)
-    except Exception:  # noqa: BLE001
-        return _short(text)
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = text.split("://", 1)[-1]
-    return text if len(text) <= limit else text[: limit - 1] + "~"
+def _task_runner() -> Any:
+    return ThreadPoolTaskRunner(max_workers=MAX_WORKERS)
 
 
 @flow(
     name=VIDEOS_FLOW,
     flow_run_name=videos_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
+    task_runner=_task_runner(),
     log_prints=False,
 )
 def archive_videos_flow(
@@ -97,13 +76,13 @@ def archive_videos_flow(
     try:
         refs = parse_many(list(urls))
         videos = [r for r in refs if isinstance(r, VideoRef)]
-        lists = [r for r in refs if isinstance(r, (PlaylistRef, ChannelRef))]
         items = _video_items(videos, run)
         urls_of = {i.video_id: i.ref.url for i in items if not i.ref.video_id}
         run_context.record_run_items([i.video_id for i in items], urls_of)
         run.archive(items)
-        for ref in lists:
-            run.subflow(ref.url)
+        for ref in refs:
+            if isinstance(ref, (PlaylistRef, ChannelRef)):
+                run.subflow(ref.url)
         return run.finish()
     finally:
         run.close()
@@ -112,7 +91,7 @@ def archive_videos_flow(
 @flow(
     name=PLAYLIST_FLOW,
     flow_run_name=playlist_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
+    task_runner=_task_runner(),
     log_prints=False,
 )
 def archive_playlist_flow(
@@ -130,22 +109,10 @@ def archive_playlist_flow(
     run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
     try:
         parse_playlist_ref(url)  # a bad URL fails the run before anything is spent
-        listing = list_playlist_task(url, run.root_str)
-        run.task_runs += 1
-        run.quota_units += listing.units
-        run_context.record_run_items(
-            [i.video_id for i in listing.items], {i.video_id: i.url for i in listing.items if i.url}
-        )
-        run.playlist = listing.info.model_dump(
-            mode="json", include={"playlist_id", "title", "channel_title", "item_count"}
-        )
-        run.logger.info(
-            "Playlist %s (%s): %d items",
-            listing.info.playlist_id,
-            listing.info.title or "untitled",
-            len(listing.items),
-        )
-        run.archive(_playlist_items(listing.items), metadata_only=metadata_only)
+        items = run.list_playlist(url)
+        urls_of = {i.video_id: i.url for i in items if i.url}
+        run_context.record_run_items([i.video_id for i in items], urls_of)
+        run.archive(_playlist_items(items), metadata_only=metadata_only)
         return run.finish()
     finally:
         run.close()
@@ -202,25 +169,10 @@ def _playlist_items(items: list[PlaylistItem]) -> list[_Item]:
 
 
 # ---------------------------------------------------------------------------------------------
-# One run: settings, logs, progress, the bounded download window, the summary
+# One run: settings, tasks with their retries, the bounded download window, the summary
 # ---------------------------------------------------------------------------------------------
 
-
-def _fleet_download_limit() -> str | None:
-    """The global concurrency limit that holds a fleet of workers to its download slots, if set.
-
-    Checked once a run, not once a task: without the limit, the sync `concurrency()` would log a
-    warning for every download, and with it each video costs two extra API calls.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as client:
-            client.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
-    except ObjectNotFound:
-        return None
-    return DOWNLOAD_LIMIT
+_Batches = list[tuple[list[_Item], Any]]  # (items, the future of their metadata task)
 
 
 class _Run:
@@ -238,19 +190,21 @@ class _Run:
         self.flow_run_name = str(flow_run.name)
         self.logger = get_run_logger()
         self.sink = progress.bind(self.flow_run_id)
+        self.artifact = ProgressArtifact(self.logger)
+        self.list_task = with_retries(list_playlist_task, settings)
+        self.metadata_task = with_retries(metadata_batch_task, settings)
+        self.download_task = download_task_for(settings)
         self.results: dict[str, DownloadResult] = {}
         self.skipped: set[str] = set()
         self.titles: dict[str, str | None] = {}
         self.quota_units = 0
+        self.task_runs = 0
         self.playlist: dict[str, Any] | None = None
         self.subflows: list[dict[str, Any]] = []
         self.started = time.monotonic()
-        self._log_handler: logging.Handler | None = None
-        self._artifact: Any = None
-        self._artifact_at = 0.0
+        self.log_file = attach_log_file(settings)
         self._total = 0
         self._batches = 0
-        self.task_runs = 0
 
     @classmethod
     def start(
@@ -266,13 +220,25 @@ class _Run:
         validate_quality(quality)
         run = cls(settings, quality, recovery_of)
         run_context.mark_run_owner(run.root)
-        run._log_handler = _attach_log_file(settings)
         run.sink.run_started(run.flow_run_id, run.flow_run_name)
         if recovery_of:
             run.logger.info("Recovery of flow run %s", recovery_of)
         return run
 
     # -- the pipeline ---------------------------------------------------------------------
+
+    def list_playlist(self, url: str) -> list[PlaylistItem]:
+        """The playlist's items (recorded in the catalog by the task), 50 a page."""
+        listing = self.list_task(url, self.root_str)
+        self.task_runs += 1
+        self.quota_units += listing.units
+        info = listing.info
+        self.playlist = info.model_dump(
+            mode="json", include={"playlist_id", "title", "channel_title", "item_count"}
+        )
+        title = info.title or "untitled"
+        self.logger.info("Playlist %s (%s): %d items", info.playlist_id, title, len(listing.items))
+        return listing.items
 
     def archive(self, items: list[_Item], metadata_only: bool = False) -> None:
         """Skip what the catalog holds, fetch metadata in batches, download the rest."""
@@ -282,7 +248,9 @@ class _Run:
             self.titles[item.video_id] = item.title
         catalog = Catalog(self.root)
         settled = catalog.settled_ids([i.video_id for i in items]) if items else set()
-        self._remember_skipped(catalog, settled)
+        if settled:
+            self.results.update(catalog.latest_outcomes(sorted(settled)))
+            self.skipped |= settled
         todo = [i for i in items if i.video_id not in settled]
         self.logger.info(
             "%d video(s): %d already archived or unavailable, %d to do",
@@ -300,39 +268,32 @@ class _Run:
         batches = self._submit_metadata(todo)
         if metadata_only:
             self._write_metadata_files(batches)
-            return
-        self._download_all(todo, batches)
-
-    def _remember_skipped(self, catalog: Any, settled: set[str]) -> None:
-        if not settled:
-            return
-        for video_id, result in catalog.latest_outcomes(sorted(settled)).items():
-            self.results[video_id] = result
-        self.skipped |= settled
+        else:
+            self._download_all(todo, batches)
 
     def fetch_metadata(self, refs: list[VideoRef]) -> list[VideoMetadata]:
         """Metadata for refs now (50 a task), in order; used for URLs, whose key it gives."""
         records: list[VideoMetadata] = []
         for start in range(0, len(refs), BATCH_SIZE):
             self._batches += 1
-            chunk = refs[start : start + BATCH_SIZE]
-            batch = metadata_batch_task(self._batches, chunk, self.root_str)
+            batch = self.metadata_task(
+                self._batches, refs[start : start + BATCH_SIZE], self.root_str
+            )
             self.task_runs += 1
             self.quota_units += batch.units
             records += batch.records
         return records
 
-    def _submit_metadata(self, todo: list[_Item]) -> list[tuple[list[_Item], Any]]:
-        """One metadata task per 50 videos that still need a record; returns (items, future)."""
+    def _submit_metadata(self, todo: list[_Item]) -> _Batches:
+        """One metadata task per 50 videos that still need a record."""
         wanted = [i for i in todo if i.record is None and not i.unavailable_reason]
         batches = []
         for start in range(0, len(wanted), BATCH_SIZE):
             self._batches += 1
             chunk = wanted[start : start + BATCH_SIZE]
             refs = [i.ref for i in chunk]
-            future = metadata_batch_task.submit(self._batches, refs, self.root_str)
+            batches.append((chunk, self.metadata_task.submit(self._batches, refs, self.root_str)))
             self.task_runs += 1
-            batches.append((chunk, future))
         return batches
 
     def _apply_metadata(self, chunk: list[_Item], future: Any) -> None:
@@ -343,16 +304,15 @@ class _Run:
             item.title = record.title or item.title
             self.titles[item.video_id] = item.title
 
-    def _write_metadata_files(self, batches: list[tuple[list[_Item], Any]]) -> None:
+    def _write_metadata_files(self, batches: _Batches) -> None:
         for chunk, future in batches:
             self._apply_metadata(chunk, future)
             for item in chunk:
                 if item.record is not None and item.record.availability == "available":
                     layout.write_metadata(self.root, item.record)
 
-    def _download_all(self, todo: list[_Item], batches: list[tuple[list[_Item], Any]]) -> None:
+    def _download_all(self, todo: list[_Item], batches: _Batches) -> None:
         """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
-        task = download_task.with_options(**retry_options(self.settings))
         limit = int(self.settings.max_concurrent)
         slot_limit = _fleet_download_limit()
         done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
@@ -361,7 +321,7 @@ class _Run:
             while in_flight >= limit:
                 self._collect(*done.get())
                 in_flight -= 1
-            future = task.submit(
+            future = self.download_task.submit(
                 item.video_id,
                 self.quality,
                 self.root_str,
@@ -373,11 +333,10 @@ class _Run:
             future.add_done_callback(lambda f, item=item: done.put((item, f)))
             self.task_runs += 1
             in_flight += 1
-        while in_flight:
+        for _ in range(in_flight):
             self._collect(*done.get())
-            in_flight -= 1
 
-    def _in_order(self, todo: list[_Item], batches: list[tuple[list[_Item], Any]]) -> Any:
+    def _in_order(self, todo: list[_Item], batches: _Batches) -> Iterator[_Item]:
         """Yield items in order, each once its metadata batch (if any) has arrived."""
         pending = {id(i) for chunk, _ in batches for i in chunk}
         waiting = list(batches)
@@ -405,14 +364,15 @@ class _Run:
         from ytarchive.catalog import Catalog
 
         error = state.result(raise_on_failure=False)
-        retried = isinstance(error, Transient)
+        ours = isinstance(error, YTArchiveError)
+        text = str(error) if isinstance(error, BaseException) else None
         result = DownloadResult(
             video_id=item.video_id,
             status="failed",
-            reason=_reason(error, state, self.settings),
+            reason=redact(text or state.message or "task run failed"),
             error_class=type(error).__name__ if isinstance(error, BaseException) else "Crashed",
             quality=self.quality,
-            attempts=(int(self.settings.max_retries) + 1) if retried else 1,
+            attempts=error.attempt if ours else 1,
             flow_run_id=self.flow_run_id,
         )
         Catalog(self.root).record_outcomes([result])
@@ -421,7 +381,7 @@ class _Run:
 
     def subflow(self, url: str) -> None:
         """A playlist named among the videos: its own flow run, its counts merged into ours."""
-        state = archive_playlist_flow(
+        state: Any = archive_playlist_flow(
             url=url,
             quality=self.quality,
             output_dir=self.root_str,
@@ -438,31 +398,18 @@ class _Run:
     # -- reporting --------------------------------------------------------------------------
 
     def _progress(self, force: bool = False) -> None:
-        """Create, then update, the run's progress artifact (at most once a second)."""
-        from prefect.artifacts import create_progress_artifact, update_progress_artifact
-
         done = sum(1 for k in self.results if k not in self.skipped)
-        percent = 100.0 * done / self._total if self._total else 100.0
-        now = time.monotonic()
-        if not force and done < self._total and now - self._artifact_at < PROGRESS_EVERY:
-            return
-        self._artifact_at = now
-        description = f"{done} of {self._total} videos done"
-        try:
-            if self._artifact is None:
-                self._artifact = create_progress_artifact(percent, description=description)
-            else:
-                update_progress_artifact(self._artifact, percent, description=description)
-        except Exception as exc:  # noqa: BLE001 - progress display never fails a run
-            self.logger.debug("progress artifact not updated: %s", exc)
+        self.artifact.report(done, self._total, force=force)
 
     def summary(self) -> dict[str, Any]:
-        rows = [self._row(k, r) for k, r in self.results.items()]
-        counts = {s: 0 for s in ("archived", "unavailable", "failed")}
+        rows = [
+            result_row(k, r, self.titles.get(k), k in self.skipped) for k, r in self.results.items()
+        ]
+        counts = dict.fromkeys(STATUSES, 0)
         for row in rows:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
+            counts[row["status"]] += 1
         for sub in self.subflows:
-            for status in counts:
+            for status in STATUSES:
                 counts[status] += int(sub.get(status) or 0)
         return {
             "flow_run_id": self.flow_run_id,
@@ -482,61 +429,19 @@ class _Run:
             "subflows": self.subflows,
         }
 
-    def _row(self, video_id: str, result: DownloadResult) -> dict[str, Any]:
-        return {
-            "video_id": video_id,
-            "title": self.titles.get(video_id),
-            "status": result.status,
-            "skipped": video_id in self.skipped,
-            "reason": result.reason,
-            "error_class": result.error_class,
-            "file_path": result.file_path,
-            "bytes": result.bytes,
-            "width": result.width,
-            "height": result.height,
-            "format": result.format,
-            "attempts": result.attempts,
-        }
-
     def finish(self) -> Any:
         """The summary artifact and return value; a Failed state when any video failed."""
         from prefect.states import Failed
 
         summary = self.summary()
         self._progress(force=True)
-        self._summary_artifact(summary)
+        summary_artifact(summary, self.logger)
         self.sink.run_finished(summary)
-        self.logger.info(
-            "Done: %d archived (%d new), %d unavailable, %d failed, %d quota units",
-            summary["archived"],
-            summary["downloaded"],
-            summary["unavailable"],
-            summary["failed"],
-            summary["quota_units"],
-        )
+        self.logger.info("%s", done_line(summary))
         if summary["failed"]:
-            return Failed(
-                message=f"{summary['failed']} of {summary['total']} video(s) failed",
-                data=summary,
-            )
+            message = f"{summary['failed']} of {summary['total']} video(s) failed"
+            return Failed(message=message, data=summary)
         return summary
-
-    def _summary_artifact(self, summary: dict[str, Any]) -> None:
-        from prefect.artifacts import create_table_artifact
-
-        columns = ("video_id", "title", "status", "reason", "file_path", "height", "attempts")
-        table = [{c: row.get(c) for c in columns} for row in summary["results"]] or [
-            {c: None for c in columns}
-        ]
-        description = (
-            f"**{summary['archived']}** archived ({summary['downloaded']} new), "
-            f"**{summary['unavailable']}** unavailable, **{summary['failed']}** failed; "
-            f"{summary['quota_units']} quota units; output `{summary['output_dir']}`"
-        )
-        try:
-            create_table_artifact(table=table, key=SUMMARY_KEY, description=description)
-        except Exception as exc:  # noqa: BLE001
-            self.logger.warning("summary artifact not created: %s", exc)
 
     def close(self) -> None:
         """Remove what killed runs left in .tmp/ (this run resumed what it could), and unhook."""
@@ -544,83 +449,43 @@ class _Run:
         if removed:
             self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
         progress.unbind(self.flow_run_id)
-        if self._log_handler is not None:
-            for name in LOGGERS:
-                logging.getLogger(name).removeHandler(self._log_handler)
-            self._log_handler.close()
+        detach_log_file(self.log_file)
 
 
+def _fleet_download_limit() -> str | None:
+    """The global concurrency limit that holds a fleet of workers to its download slots, if set.
+
+    Checked once a run, not once a task: without the limit, the sync `concurrency()` would log a
+    warning for every download, and with it each video costs two extra API calls.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
+    except ObjectNotFound:
+        return None
+    return DOWNLOAD_LIMIT
+
+
+@functools.cache
 def _warm_up_downloader() -> None:
     """Load yt-dlp in the background while metadata is fetched (once per process)."""
-    global _WARMED
-    if _WARMED:
-        return
-    _WARMED = True
     from ytarchive.downloader import warm_up
 
     threading.Thread(target=warm_up, name="ytarchive-warm-up", daemon=True).start()
 
 
-_WARMED = False
-
-
 def _settings(output_dir: str | None, max_concurrent: int | None) -> Settings:
+    """Settings for this run; the key (env, else the Secret block) masked in every run log."""
+
     overrides: dict[str, Any] = {}
     if output_dir:
         overrides["output_dir"] = Path(output_dir)
     if max_concurrent:
         overrides["max_concurrent"] = int(max_concurrent)
-    # scheduled runs may keep the key in a Prefect Secret block instead of the env
-    return settings_with_api_key(Settings(**overrides))
-
-
-def _reason(error: Any, state: Any, settings: Settings) -> str:
-    key = settings.youtube_api_key
-    text = str(error) if isinstance(error, BaseException) else (state.message or "task run failed")
-    return redact(text, key.get_secret_value() if key else None)
-
-
-class _RedactFilter(logging.Filter):
-    """Scrub the API key from every record written to our log file."""
-
-    def __init__(self, secret: str | None) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message, self.secret)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
-class _RunFormatter(logging.Formatter):
-    """Names the flow or task run a Prefect record came from, else the logger."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        run = getattr(record, "task_run_name", None) or getattr(record, "flow_run_name", None)
-        record.where = f"{record.name} [{run}]" if run else record.name
-        return super().format(record)
-
-
-def _attach_log_file(settings: Settings) -> logging.Handler | None:
-    """Also write our and Prefect's run logs to <output>/logs/ytarchive.log."""
-    path = layout.log_path(settings.output_dir)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        return None
-    level = logging.getLevelName(str(settings.log_level).upper())
-    handler.setLevel(level if isinstance(level, int) else logging.INFO)
-    handler.setFormatter(_RunFormatter("%(asctime)s %(levelname)s %(where)s: %(message)s"))
-    key = settings.youtube_api_key
-    handler.addFilter(_RedactFilter(key.get_secret_value() if key else None))
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        ours = not name.startswith("prefect")
-        if ours and (logger.level == logging.NOTSET or logger.level > handler.level):
-            logger.setLevel(handler.level)
-    return handler
+    settings = settings_with_api_key(Settings(**overrides))
+    register_secrets(settings)
+    redact_loggers("prefect.flow_runs", "prefect.task_runs")
+    return settings

@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.secrets import settings_with_api_key
-from tasks.policies import is_transient
+from tasks.policies import with_retries
 from ytarchive.config import Settings
 from ytarchive.errors import DownloadFailed
 from ytarchive.models import VideoMetadata
@@ -61,12 +61,8 @@ def _ref(video_id: str, previous: VideoMetadata | None) -> VideoRef | None:
     name="refresh-batch",
     task_run_name="refresh-batch-{n}",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[2.0, 8.0],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=is_transient,
     persist_result=False,
-)
+)  # retries: with_retries(refresh_batch, settings), the budget in tasks/policies.py
 def refresh_batch(n: int, video_ids: list[str], output_dir: str) -> dict[str, Any]:
     """Re-fetch up to 50 videos (one videos.list call with a key) and record their snapshots."""
     from ytarchive.catalog import Catalog
@@ -123,7 +119,8 @@ def refresh_metadata_flow(output_dir: str | None = None, limit: int | None = Non
     chunks = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
     logger.info("Refreshing %d archived video(s) in %d batch(es)", len(ids), len(chunks))
     root = str(settings.output_dir)
-    futures = [refresh_batch.submit(n, chunk, root) for n, chunk in enumerate(chunks, start=1)]
+    batch = with_retries(refresh_batch, settings)
+    futures = [batch.submit(n, chunk, root) for n, chunk in enumerate(chunks, start=1)]
     for future in futures:
         future.wait()
     states = [f.state for f in futures]

@@ -1,56 +1,82 @@
-"""Retry policy shared by our tasks: Transient errors only, exponential backoff with jitter."""
+"""The tasks' retry policy, from Settings: Transient errors no lower layer retried, backoff."""
 
 from __future__ import annotations
 
-import re
+import time
+from collections.abc import Callable
 from typing import Any
 
+from prefect import get_run_logger
+
+from ytarchive.config import Settings
 from ytarchive.errors import Transient
 
-__all__ = ["is_transient", "retry_options", "JITTER", "MAX_RETRY_AFTER", "attempt", "redact"]
+__all__ = [
+    "JITTER",
+    "MAX_RETRY_AFTER",
+    "attempt",
+    "retry_options",
+    "transient_only",
+    "with_retries",
+]
 
 JITTER = 0.5  # Prefect's clamped Poisson jitter: each delay varies by up to +-50%
-MAX_RETRY_AFTER = 300.0  # never sleep longer than this for a server's Retry-After
+MAX_RETRY_AFTER = 300.0  # never wait longer than this for a server's Retry-After
+
+OnRetry = Callable[[Transient], None]
 
 
-def is_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """retry_condition_fn: retry a task run only when it failed with a Transient error."""
-    try:
-        state.result(raise_on_failure=True)
-    except Transient:
-        return True
-    except BaseException:  # noqa: BLE001 - anything else is permanent for retry purposes
-        return False
-    return False
-
-
-def retry_options(settings: Any) -> dict[str, Any]:
-    """Task options for Settings' retry policy (with_options at flow start, so env applies)."""
+def retry_options(settings: Settings, on_retry: OnRetry | None = None) -> dict[str, Any]:
+    """Task options for the retry budget (with_options at flow start, so the env applies):
+    YTARCHIVE_MAX_RETRIES retries, from YTARCHIVE_RETRY_DELAY_SECONDS doubled each time."""
     retries = int(settings.max_retries)
     base = float(settings.retry_delay_seconds)
     return {
         "retries": retries,
         "retry_delay_seconds": [base * 2**n for n in range(max(retries, 1))],
         "retry_jitter_factor": JITTER if base > 0 else None,
-        "retry_condition_fn": is_transient,
+        "retry_condition_fn": transient_only(on_retry),
     }
 
 
-def attempt() -> tuple[int, int]:
-    """(this attempt's number from 1, the task's retries) for the running task run."""
+def with_retries(task: Any, settings: Settings, on_retry: OnRetry | None = None) -> Any:
+    """The task with the budget's retries: every task that retries gets them from here."""
+    return task.with_options(**retry_options(settings, on_retry))
+
+
+def transient_only(on_retry: OnRetry | None = None) -> Callable[[Any, Any, Any], bool]:
+    """A retry_condition_fn: retry a Transient error unless a lower layer already retried it
+    (yt-dlp a media request, our client a Data API call), after the server's Retry-After.
+
+    Prefect asks it only while retries remain, so `on_retry` hears of each retry that happens.
+    """
+
+    def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+        error = _failure(state)
+        if not isinstance(error, Transient) or error.retried_by:
+            return False
+        if on_retry is not None:
+            on_retry(error)
+        if error.retry_after:
+            wait = min(float(error.retry_after), MAX_RETRY_AFTER)
+            get_run_logger().info("The server asked to retry after %.1f s", wait)
+            time.sleep(wait)
+        return True
+
+    return retry_transient
+
+
+def _failure(state: Any) -> BaseException | None:
+    try:
+        state.result(raise_on_failure=True)
+    except BaseException as exc:  # the failure is what we judge, whatever it is
+        return exc
+    return None
+
+
+def attempt() -> int:
+    """This attempt's number (from 1) of the running task run; 1 outside a task run."""
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
-    if ctx is None:
-        return 1, 0
-    return int(ctx.task_run.run_count or 1), int(ctx.task.retries or 0)
-
-
-_KEY_PARAM = re.compile(r"([?&]key=)[^&\s'\"]+")
-
-
-def redact(text: str, secret: str | None = None) -> str:
-    """Text with the API key (and any key= URL parameter) replaced by ***."""
-    if secret:
-        text = text.replace(secret, "***")
-    return _KEY_PARAM.sub(r"\1***", text)
+    return int(ctx.task_run.run_count or 1) if ctx is not None else 1

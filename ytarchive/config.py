@@ -40,10 +40,13 @@ class Settings(BaseSettings):
     # this many times, sleeping backoff * 2**attempt (jittered; Retry-After honoured) in between.
     youtube_api_retries: int = Field(default=4, ge=0, le=10)
     youtube_api_backoff: float = Field(default=1.0, ge=0, le=60)
-    # Download retries (archive pipeline): attempts after the first, and the first backoff delay
-    # (doubled each retry, with jitter). Tests set YTARCHIVE_RETRY_DELAY_SECONDS low.
+    # The retry budget (README "Retries"): each failure is retried by one layer. A whole video
+    # (or a keyless metadata task) by its Prefect task: max_retries times after the first, from
+    # retry_delay_seconds doubled each retry, jittered. One media request or fragment by yt-dlp
+    # in place: fragment_retries times. Tests set YTARCHIVE_RETRY_DELAY_SECONDS low.
     max_retries: int = Field(default=3, ge=0, le=10)
     retry_delay_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
+    fragment_retries: int = Field(default=3, ge=0, le=10)
 
     @classmethod
     def settings_customise_sources(

@@ -58,6 +58,9 @@ class YTArchiveError(Exception):
         """The catalog's `error_class` column: our class name."""
         return type(self).__name__
 
+    #: the attempt of its task that raised it (set when the task's body is ours)
+    attempt = 1
+
 
 class InputError(YTArchiveError):
     """A bad URL, id, option or batch line, found before any work starts."""
@@ -107,11 +110,16 @@ class NotFound(Unavailable):
 
 
 class Transient(YTArchiveError):
-    """A network error, HTTP 5xx or 429 that may pass: retried with backoff."""
+    """A network error, HTTP 5xx or 429 that may pass: retried with backoff, by one layer."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, retried_by: str | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        # The layer that owns this failure's retries and has spent them ("yt-dlp" for a media
+        # request or fragment, "youtube-api" for a Data API call); None: the task retries it.
+        self.retried_by = retried_by
 
 
 class RateLimited(Transient):

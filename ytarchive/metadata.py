@@ -75,6 +75,23 @@ class MetadataService:
         )
         return info, items
 
+    def playlist_items(
+        self, ref: PlaylistRef | ChannelRef
+    ) -> tuple[PlaylistInfo, list[PlaylistItem]]:
+        """What archiving needs of a playlist: its items (the info only as far as they tell).
+
+        A playlist id through the API costs 1 unit a page and no playlists.list (1 more unit just
+        for the title, which the catalog keeps from `playlist info`), so a fully archived playlist
+        costs exactly one unit per 50 items. Channels and keyless listings are `playlist(ref)`.
+        """
+        if not (self.uses_api and isinstance(ref, PlaylistRef) and ref.playlist_id):
+            return self.playlist(ref)
+        items = list(self.api.playlist_items(ref.playlist_id))
+        info = PlaylistInfo(
+            playlist_id=ref.playlist_id, item_count=len(items), url=ref.url, source="youtube_api"
+        )
+        return info, items
+
     @property
     def api(self) -> YouTubeAPI:
         """The Data API client, built on first use (once per service object)."""

@@ -17,6 +17,7 @@ __all__ = [
     "parse_ref",
     "parse_playlist_ref",
     "read_batch_file",
+    "batch_line",
     "parse_many",
     "is_video_id",
 ]
@@ -195,15 +196,25 @@ def read_batch_file(path: Path | str) -> list[str]:
         raise InputError(f"cannot read batch file {path}: {exc}") from None
     lines: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
         try:
-            parse_ref(stripped)
+            url = batch_line(line)
         except InputError as exc:
             raise InputError(f"{path}:{number}: {exc}") from None
-        lines.append(stripped)
+        if url:
+            lines.append(url)
     return lines
+
+
+def batch_line(line: str) -> str | None:
+    """One line of a batch or watched file: its URL, stripped; None for a blank or # comment.
+
+    A line that is neither and names no video, playlist or channel is an InputError.
+    """
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    parse_ref(stripped)
+    return stripped
 
 
 def parse_many(texts: list[str]) -> list[Ref]:

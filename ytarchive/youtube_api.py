@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ytarchive.coerce import best_thumbnail, int_or_none
 from ytarchive.config import Settings
 from ytarchive.errors import AuthError, InputError, QuotaExceeded, Transient, YTArchiveError
 from ytarchive.models import Availability, PlaylistInfo, PlaylistItem, VideoMetadata
+from ytarchive.redact import redact, redact_loggers, register_secret
 from ytarchive.refs import ChannelRef
 
 __all__ = [
@@ -22,7 +24,6 @@ __all__ = [
     "BATCH_SIZE",
     "QUOTA_COST",
     "parse_duration",
-    "best_thumbnail",
     "video_from_api",
     "item_from_api",
     "install_key_redaction",
@@ -36,6 +37,7 @@ ITEM_PARTS = "snippet,contentDetails,status"
 # Quota units per call (https://developers.google.com/youtube/v3/determine_quota_cost).
 QUOTA_COST = {"videos.list": 1, "playlistItems.list": 1, "playlists.list": 1, "channels.list": 1}
 MAX_RETRY_SLEEP = 60.0
+RETRIED_BY = "youtube-api"  # Transient.retried_by of a call whose retries are spent
 HTTP_TIMEOUT = 30
 
 _QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded", "RATE_LIMIT_EXCEEDED_DAILY"}
@@ -91,28 +93,6 @@ def parse_duration(text: str | None) -> int | None:
     return int(round(seconds))
 
 
-def best_thumbnail(thumbnails: dict[str, Any] | list[dict[str, Any]] | None) -> str | None:
-    """The URL of the largest thumbnail offered (by pixel area; later entries win ties)."""
-    if not thumbnails:
-        return None
-    entries = list(thumbnails.values()) if isinstance(thumbnails, dict) else list(thumbnails)
-    entries = [t for t in entries if isinstance(t, dict) and t.get("url")]
-    if not entries:
-        return None
-    ranked = sorted(
-        enumerate(entries),
-        key=lambda it: ((it[1].get("width") or 0) * (it[1].get("height") or 0), it[0]),
-    )
-    return ranked[-1][1]["url"]
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _timestamp(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -142,9 +122,9 @@ def video_from_api(resource: dict[str, Any]) -> VideoMetadata:
         channel_title=snippet.get("channelTitle"),
         published_at=_timestamp(snippet.get("publishedAt")),
         duration_seconds=parse_duration(details.get("duration")),
-        view_count=_int_or_none(stats.get("viewCount")),
-        like_count=_int_or_none(stats.get("likeCount")),
-        comment_count=_int_or_none(stats.get("commentCount")),
+        view_count=int_or_none(stats.get("viewCount")),
+        like_count=int_or_none(stats.get("likeCount")),
+        comment_count=int_or_none(stats.get("commentCount")),
         tags=list(snippet.get("tags") or []),
         category_id=snippet.get("categoryId"),
         thumbnail_url=best_thumbnail(snippet.get("thumbnails")),
@@ -188,50 +168,29 @@ def item_from_api(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Keeping the key out of logs and messages
-# ---------------------------------------------------------------------------------------------
-
-_KEY_PARAM = re.compile(r"([?&;]key=)[^&\s'\"#]+")
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
 _GOOGLE_LOGGERS = ("googleapiclient.discovery", "googleapiclient.http", "googleapiclient.model")
 
 
-def redact(text: str) -> str:
-    """The text with every `key=` query value and every known API key replaced."""
-    text = _KEY_PARAM.sub(r"\1REDACTED", text)
-    for secret in list(_secrets):
-        text = text.replace(secret, "REDACTED")
-    return text
-
-
-class _KeyRedactor(logging.Filter):
-    """Rewrites googleapiclient's records so no URL carries the key; quiets its 403 warning."""
+class _Quiet403(logging.Filter):
+    """googleapiclient warns of every 403 it sees; we report it ourselves, so it is debug noise."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: drop its arguments rather than risk the key
-            message = str(record.msg)
-        record.msg, record.args = redact(message), ()
-        if record.levelno == logging.WARNING and message.startswith("Encountered 403"):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"  # we report it ourselves
+        if record.levelno == logging.WARNING and str(record.msg).startswith("Encountered 403"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return True
 
 
-_REDACTOR = _KeyRedactor()
+_QUIET_403 = _Quiet403()
 
 
 def install_key_redaction(secret: str | None = None) -> None:
-    """Filter googleapiclient's loggers (they log request URLs, key included). Idempotent."""
-    if secret:
-        with _secrets_lock:
-            _secrets.add(secret)
+    """Mask the key everywhere, and in googleapiclient's loggers (they log request URLs)."""
+    register_secret(secret)
+    redact_loggers(*_GOOGLE_LOGGERS)
     for name in _GOOGLE_LOGGERS:
         logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
+        if _QUIET_403 not in logger.filters:
+            logger.addFilter(_QUIET_403)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +265,7 @@ class YouTubeAPI:
             title=snippet.get("title"),
             channel_id=snippet.get("channelId"),
             channel_title=snippet.get("channelTitle"),
-            item_count=_int_or_none((items[0].get("contentDetails") or {}).get("itemCount")),
+            item_count=int_or_none((items[0].get("contentDetails") or {}).get("itemCount")),
             url=url or f"https://www.youtube.com/playlist?list={playlist_id}",
             source="youtube_api",
         )
@@ -328,9 +287,7 @@ class YouTubeAPI:
             request = self._service.playlistItems().list(**params)
             response = self._execute("playlistItems.list", request, subject=playlist_id)
             if total is not None and not total:
-                total.append(
-                    _int_or_none((response.get("pageInfo") or {}).get("totalResults")) or 0
-                )
+                total.append(int_or_none((response.get("pageInfo") or {}).get("totalResults")) or 0)
             for resource in response.get("items") or []:
                 yield item_from_api(resource, playlist_id, position)
                 position += 1
@@ -414,6 +371,8 @@ class YouTubeAPI:
             if error is None:
                 return response
             if not isinstance(error, Transient) or attempt == self.max_retries:
+                if isinstance(error, Transient):
+                    error.retried_by = RETRIED_BY  # spent here: the task does not retry it again
                 raise error  # raised outside any except block: no HttpError (URL, key) chained
             delay = self._delay(attempt, error.retry_after)
             log.info(

@@ -328,7 +328,7 @@ class _Recorder:
 
 
 def test_progress_reaches_an_in_process_sink(env) -> None:
-    from tasks.progress import use_sink
+    from ytarchive.progress import use_sink
 
     bed = env.testbed
     ids = [bed.lib.add_video().video_id for _ in range(2)]

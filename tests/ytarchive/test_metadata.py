@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ytarchive.downloader import _flat_item, media_key, metadata_from_info
+from ytarchive.downloader.metadata import _flat_item, media_key, metadata_from_info
 
 INFO = {
     "id": "clip",

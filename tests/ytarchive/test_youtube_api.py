@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from ytarchive.coerce import best_thumbnail
+from ytarchive.redact import redact
 from ytarchive.youtube_api import (
-    best_thumbnail,
     install_key_redaction,
     item_from_api,
     parse_duration,
-    redact,
     video_from_api,
 )
 

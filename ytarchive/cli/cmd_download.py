@@ -169,7 +169,7 @@ def _run(job: Job) -> int:
 
 
 def _call_flow(flows: Any, job: Job, view: Any) -> Any:
-    from tasks.progress import use_sink
+    from ytarchive.progress import use_sink
 
     common = {
         "quality": job.quality,
@@ -383,19 +383,17 @@ class _Tail:
 
 def _good_lines(lines: list[tuple[int, str]], path: Path, fmt: OutputFormat) -> list[str]:
     from ytarchive.errors import InputError
-    from ytarchive.refs import parse_ref
+    from ytarchive.refs import batch_line
 
     good = []
     for number, line in lines:
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
         try:
-            parse_ref(text)
+            url = batch_line(line)
         except InputError as exc:
             sys.stderr.write(f"Skipped {path}:{number}: {exc}\n")
             continue
-        good.append(text)
+        if url:
+            good.append(url)
     return good
 
 

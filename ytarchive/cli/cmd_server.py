@@ -240,10 +240,11 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _scrub(rows: list[dict[str, str]], secret: str | None) -> list[dict[str, str]]:
-    if not secret:
-        return rows
-    return [{k: v.replace(secret, "***") for k, v in row.items()} for row in rows]
+def _scrub(rows: list[dict[str, str]], settings: Any) -> list[dict[str, str]]:
+    from ytarchive.redact import redact, register_secrets
+
+    register_secrets(settings)
+    return [{k: redact(v) for k, v in row.items()} for row in rows]
 
 
 @app.command("health")
@@ -272,8 +273,7 @@ def health(
     if check_key:
         rows.append(_check_api_key(settings))
     rows.append(_check_disk(settings.output_dir))
-    secret = settings.youtube_api_key.get_secret_value() if settings.has_api_key else None
-    rows = _scrub(rows, secret)
+    rows = _scrub(rows, settings)
     ok = not any(r["status"] == "fail" for r in rows)
     if fmt is OutputFormat.json:
         emit_json({"ok": ok, "checks": rows})

@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import Any
 
-from tasks.progress import ProgressSink
+from ytarchive.progress import ProgressSink
 
 __all__ = ["make_view", "QuietView", "RichView"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from ytarchive.downloader import DownloadProgress
     from ytarchive.models import DownloadResult
 
-__all__ = ["ProgressSink", "use_sink", "bind", "unbind", "sink_for"]
+__all__ = ["NULL_SINK", "ProgressSink", "use_sink", "bind", "unbind", "sink_for"]
 
 
 class ProgressSink:
@@ -37,11 +38,12 @@ class ProgressSink:
     def run_finished(self, summary: dict[str, Any]) -> None: ...
 
 
-_NULL = ProgressSink()
+NULL_SINK = ProgressSink()
 _pending: contextvars.ContextVar[ProgressSink | None] = contextvars.ContextVar(
     "ytarchive_progress_sink", default=None
 )
 _sinks: dict[str, ProgressSink] = {}
+_log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 
@@ -57,7 +59,7 @@ def use_sink(sink: ProgressSink) -> Iterator[ProgressSink]:
 
 def bind(flow_run_id: str) -> ProgressSink:
     """Called by a flow when it starts: ties the caller's sink (if any) to its run id."""
-    sink = _pending.get() or _sinks.get(str(flow_run_id)) or _NULL
+    sink = _pending.get() or _sinks.get(str(flow_run_id)) or NULL_SINK
     with _lock:
         _sinks[str(flow_run_id)] = sink
     return _Safe(sink)
@@ -72,7 +74,7 @@ def sink_for(flow_run_id: str | None) -> ProgressSink:
     """The sink of a run (a no-op sink for runs nobody watches in-process)."""
     with _lock:
         sink = _sinks.get(str(flow_run_id)) if flow_run_id else None
-    return _Safe(sink or _NULL)
+    return _Safe(sink or NULL_SINK)
 
 
 class _Safe(ProgressSink):
@@ -89,7 +91,8 @@ class _Safe(ProgressSink):
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
                 return method(*args, **kwargs)
-            except Exception:  # noqa: BLE001 - progress display is best effort
+            except Exception:  # progress display is best effort: never fails a download
+                _log.debug("progress sink %s failed", name, exc_info=True)
                 return None
 
         return call

@@ -1,0 +1,100 @@
+"""Archiving one video (no Prefect): lock, skip, download, sidecars, the recorded outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.helpers import assert_no_partials, video_files
+from ytarchive.archiving import Runtime, archive_video
+from ytarchive.catalog import Catalog
+from ytarchive.config import Settings
+from ytarchive.errors import Transient
+from ytarchive.models import VideoMetadata
+from ytarchive.progress import ProgressSink
+
+pytestmark = pytest.mark.slow
+
+
+class _Recorder(ProgressSink):
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def video_started(self, video_id: str, title: str | None) -> None:
+        self.calls.append(("started", video_id))
+
+    def video_finished(self, result: Any) -> None:
+        self.calls.append(("finished", result.status))
+
+
+def _record(bed, video) -> VideoMetadata:
+    thumb = f"{bed.api_url}/vi/{video.video_id}/maxresdefault.jpg"
+    return VideoMetadata(
+        video_id=video.video_id, title=video.title, thumbnail_url=thumb, source="youtube_api"
+    )
+
+
+def test_archives_the_video_its_sidecars_and_its_outcome(ytarchive_env) -> None:
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video(title="Kept")
+    root = ytarchive_env.output_dir
+    sink = _Recorder()
+    runtime = Runtime(flow_run_id="run-1", attempt=2, sink=sink)
+    result = archive_video(
+        video.video_id, "360p", Settings(), record=_record(bed, video), runtime=runtime
+    )
+    assert (result.status, result.attempts, result.flow_run_id) == ("archived", 2, "run-1")
+    [path] = video_files(root)
+    assert path.name == f"Kept [{video.video_id}].mp4"
+    meta = json.loads((root / "metadata" / f"{video.video_id}.json").read_text())
+    assert meta["title"] == "Kept"
+    assert (root / "thumbnails" / f"{video.video_id}.jpg").is_file()
+    recorded = Catalog(root).latest_outcomes([video.video_id])[video.video_id]
+    assert (recorded.status, recorded.file_path) == ("archived", f"videos/{path.name}")
+    assert sink.calls == [("started", video.video_id), ("finished", "archived")]
+    assert_no_partials(root)
+
+
+def test_an_archived_video_is_not_fetched_again(ytarchive_env) -> None:
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video()
+    first = archive_video(video.video_id, "360p", Settings())
+    bed.media.reset()
+    again = archive_video(video.video_id, "360p", Settings())
+    assert bed.media.request_count() == 0
+    assert (again.status, again.file_path) == ("archived", first.file_path)
+
+
+def test_a_known_unavailable_video_is_recorded_and_not_fetched(ytarchive_env) -> None:
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video()
+    result = archive_video(video.video_id, "360p", Settings(), unavailable_reason="private video")
+    assert (result.status, result.reason) == ("unavailable", "private video")
+    assert bed.media.request_count() == 0
+    recorded = Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id])
+    assert recorded[video.video_id].status == "unavailable"
+
+
+def test_a_video_the_site_refuses_is_recorded_unavailable(ytarchive_env) -> None:
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video(privacy="private")
+    result = archive_video(video.video_id, "360p", Settings())
+    assert result.status == "unavailable" and "403" in (result.reason or "")
+    recorded = Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id])
+    assert recorded[video.video_id].status == "unavailable"
+    assert not (ytarchive_env.output_dir / "metadata").exists()
+
+
+def test_a_transient_failure_propagates_with_its_attempt_and_records_nothing(
+    ytarchive_env,
+) -> None:
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video()
+    bed.media.set_fault(video.video_id, "500", times=1)
+    with pytest.raises(Transient) as info:
+        archive_video(video.video_id, "360p", Settings(), runtime=Runtime(attempt=3))
+    assert info.value.attempt == 3 and info.value.retried_by is None
+    assert Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id]) == {}
+    assert_no_partials(ytarchive_env.output_dir)

@@ -1,0 +1,160 @@
+"""Archive one video: its lock, the already-archived skip, the download, sidecars, the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ytarchive import layout
+from ytarchive.config import Settings
+from ytarchive.errors import Unavailable, YTArchiveError
+from ytarchive.models import DownloadResult, VideoMetadata
+from ytarchive.progress import NULL_SINK, ProgressSink
+
+__all__ = ["Runtime", "archive_video"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What the caller's runtime lends one archiving: its run, attempt, watcher, slot, logger.
+
+    `slot` is entered around the download itself (a fleet-wide concurrency slot, say); the
+    video's lock is always taken first, so a slot holder never waits on a lock.
+    """
+
+    flow_run_id: str | None = None
+    attempt: int = 1
+    sink: ProgressSink = NULL_SINK
+    slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+    log: logging.Logger | logging.LoggerAdapter[Any] = field(default=_log)
+
+
+def archive_video(
+    video_id: str,
+    quality: str,
+    settings: Settings,
+    *,
+    record: VideoMetadata | None = None,
+    url: str | None = None,
+    unavailable_reason: str | None = None,
+    runtime: Runtime | None = None,
+) -> DownloadResult:
+    """Archive one video under its id and record the outcome; say what it was.
+
+    Known unavailable (the reason given, or the record's availability): recorded, nothing
+    fetched. Otherwise, under the video's lock: a file the catalog holds as archived is the
+    answer; else the download, with the metadata file and thumbnail in place before the video
+    is, and the outcome recorded before the lock is let go (so a second run waiting on the lock
+    finds it archived). Unavailable becomes a recorded outcome; Transient and DownloadFailed
+    propagate (with `attempt` set) for the caller to retry or record.
+    """
+    rt = runtime or Runtime()
+    root = Path(settings.output_dir)
+    reason = unavailable_reason or _unavailable_reason(record)
+    if reason:
+        result = _outcome(video_id, reason, quality, rt.flow_run_id)
+        _record(root, result)
+        rt.sink.video_finished(result)
+        return result
+    with layout.video_lock(root, video_id):
+        existing = _already_archived(root, video_id)
+        if existing is not None:
+            rt.log.info("%s is already archived at %s", video_id, existing.file_path)
+            rt.sink.video_finished(existing)
+            return existing
+        with rt.slot():
+            result = _download(video_id, quality, settings, record, url, rt)
+        result.flow_run_id = rt.flow_run_id
+        result.attempts = rt.attempt
+        _record(root, result)
+    rt.sink.video_finished(result)
+    return result
+
+
+def _download(
+    video_id: str,
+    quality: str,
+    settings: Settings,
+    record: VideoMetadata | None,
+    url: str | None,
+    rt: Runtime,
+) -> DownloadResult:
+    from ytarchive.downloader import download_video, fetch_thumbnail
+
+    root = Path(settings.output_dir)
+    title = record.title if record else None
+    rt.sink.video_started(video_id, title)
+
+    def files_beside(key: str) -> None:
+        """The metadata record and thumbnail, in place before the video is (then recorded)."""
+        meta = record or VideoMetadata(video_id=key, source="yt_dlp", webpage_url=url)
+        layout.write_metadata(root, meta)
+        if meta.thumbnail_url:
+            fetch_thumbnail(meta.thumbnail_url, root, key)
+
+    try:
+        result = download_video(
+            url or video_id,
+            settings,
+            quality,
+            rt.sink.video_progress,
+            title=title,
+            key=video_id,
+            before_move=files_beside,
+        )
+    except Unavailable as exc:
+        rt.log.info("%s is unavailable: %s", video_id, exc)
+        return _outcome(video_id, str(exc), quality, None)
+    except YTArchiveError as exc:
+        exc.attempt = rt.attempt
+        raise
+    rt.log.info(
+        "%s archived: %s (%sx%s, %s bytes)",
+        video_id,
+        result.file_path,
+        result.width,
+        result.height,
+        result.bytes,
+    )
+    return result
+
+
+def _already_archived(root: Path, video_id: str) -> DownloadResult | None:
+    """The catalog's archived outcome when its file is still in place (another run got here)."""
+    if not layout.find_video_files(root, video_id):
+        return None
+    from ytarchive.catalog import Catalog
+
+    latest = Catalog(root).latest_outcomes([video_id]).get(video_id)
+    if latest is None or latest.status != "archived" or not latest.file_path:
+        return None
+    return latest if (root / latest.file_path).is_file() else None
+
+
+def _unavailable_reason(record: VideoMetadata | None) -> str | None:
+    if record is None or record.availability == "available":
+        return None
+    return record.unavailable_reason or record.availability
+
+
+def _outcome(video_id: str, reason: str, quality: str, run_id: str | None) -> DownloadResult:
+    return DownloadResult(
+        video_id=video_id,
+        status="unavailable",
+        reason=reason,
+        error_class="Unavailable",
+        quality=quality,
+        flow_run_id=run_id,
+    )
+
+
+def _record(root: Path, result: DownloadResult) -> None:
+    from ytarchive.catalog import Catalog
+
+    Catalog(root).record_outcomes([result])

@@ -1,0 +1,38 @@
+"""yt-dlp, and only here: downloads, keyless metadata, quality -> format, progress, errors."""
+
+from ytarchive.downloader.errors import classify_error
+from ytarchive.downloader.metadata import (
+    media_key,
+    metadata_from_info,
+    ytdlp_playlist,
+    ytdlp_video_metadata,
+)
+from ytarchive.downloader.options import (
+    QUALITY_FORMATS,
+    base_options,
+    ffmpeg_location,
+    format_for_quality,
+    validate_quality,
+    ytdlp_version,
+)
+from ytarchive.downloader.run import download_video, fetch_thumbnail, warm_up
+from ytarchive.downloader.tracking import DownloadProgress, ProgressCallback
+
+__all__ = [
+    "QUALITY_FORMATS",
+    "DownloadProgress",
+    "ProgressCallback",
+    "base_options",
+    "classify_error",
+    "download_video",
+    "fetch_thumbnail",
+    "ffmpeg_location",
+    "format_for_quality",
+    "media_key",
+    "metadata_from_info",
+    "validate_quality",
+    "warm_up",
+    "ytdlp_playlist",
+    "ytdlp_version",
+    "ytdlp_video_metadata",
+]
