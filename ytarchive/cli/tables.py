@@ -156,7 +156,8 @@ def fit(
 
     Columns that are not text or path keep their whole width. While the rest do not fit at
     their min_width, the least important column goes (largest priority, then the rightmost).
-    Room left is shared out so short texts show whole and the longest are truncated first.
+    Room left is shared out so short texts show whole and the longest are truncated first,
+    the more important columns keeping more.
     """
     natural = [
         max([_width(c.header), *(_width(line[i]) for line in grid)]) for i, c in enumerate(columns)
@@ -173,25 +174,44 @@ def fit(
     while len(shown) > 1 and needed(shown) > width:
         shown.remove(max(shown, key=lambda i: (columns[i].priority, i)))
     widths = {i: least[i] for i in shown}
-    room = width - needed(shown)
-    wanting = sorted((i for i in shown if natural[i] > least[i]), key=lambda i: natural[i])
-    for done, i in enumerate(wanting):
-        give = min(natural[i] - least[i], max(room, 0) // (len(wanting) - done))
-        widths[i] += give
-        room -= give
+    _share(
+        widths, natural, [columns[i].priority for i in range(len(columns))], width - needed(shown)
+    )
     return shown, [widths[i] for i in shown]
+
+
+def _share(widths: dict[int, int], natural: list[int], priority: list[int], room: int) -> None:
+    """Give room to the columns still short of their natural width, the more important ones a
+    bigger part (weight 1/priority); what a column cannot use goes round again."""
+    while room > 0:
+        wanting = [i for i in widths if widths[i] < natural[i]]
+        if not wanting:
+            return
+        total = sum(1 / max(priority[i], 1) for i in wanting)
+        given = 0
+        for i in sorted(wanting, key=lambda i: (priority[i], i)):
+            part = max(1, int(room / max(priority[i], 1) / total))
+            give = min(natural[i] - widths[i], part, room - given)
+            widths[i] += give
+            given += give
+        room -= given
+        if given == 0:
+            return
 
 
 def rich_table(
     rows: Sequence[dict[str, Any]], specs: Iterable[Column | str], width: int, title: str | None
 ) -> Any:
-    """A rich Table of the columns that fit in width cells, each cell cut to its column."""
+    """A rich Table of the columns that fit in width cells, each cell cut to its column.
+
+    Columns empty in every row are left out; the caption names those that did not fit."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    columns = columns_of(specs)
-    columns = [_as_number(c, rows) for c in columns]
+    columns = [_as_number(c, rows) for c in columns_of(specs)]
+    if rows:  # a column with nothing in it takes room and says nothing
+        columns = [c for c in columns if any(row.get(c.key) not in (None, "") for row in rows)]
     grid = _grid(rows, columns)
     shown, widths = fit(columns, grid, width)
     hidden = [c.header for i, c in enumerate(columns) if i not in shown]
@@ -200,7 +220,7 @@ def rich_table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        caption=f"not shown at this width: {', '.join(hidden)} (--format csv shows all)"
+        caption=f"not shown: {', '.join(hidden)} (wider terminal or --format csv)"
         if hidden
         else None,
     )
