@@ -220,9 +220,7 @@ def rich_table(
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        caption=f"not shown: {', '.join(hidden)} (wider terminal or --format csv)"
-        if hidden
-        else None,
+        caption=f"hidden: {', '.join(hidden)} (see --format csv)" if hidden else None,
     )
     for i, w in zip(shown, widths, strict=True):
         c = columns[i]
