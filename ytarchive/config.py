@@ -93,12 +93,22 @@ def load_settings(
         return Settings(**given)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        field = str(error["loc"][0]) if error.get("loc") else ""
+        field = _field(str(error["loc"][0])) if error.get("loc") else ""
         where = _where(field, given, options or {})
         problem = _problem(error, secret=field == "youtube_api_key")
         raise InputError(_sentence(where, problem)) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{_toml_file()}: not valid TOML: {exc}") from None
+
+
+def _field(name: str) -> str:
+    """The field an error's location names (it may be an alias, such as YOUTUBE_API_KEY)."""
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        if name == field or name in choices:
+            return field
+    return name
 
 
 def _toml_file() -> str:
@@ -129,12 +139,11 @@ def _number(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _is_float(value: Any) -> bool:
+def _is_fraction(value: Any) -> bool:
     try:
-        float(value)
-    except (TypeError, ValueError):
+        return not float(value).is_integer()
+    except (TypeError, ValueError, OverflowError):
         return False
-    return True
 
 
 def _problem(error: Mapping[str, Any], secret: bool) -> str:
@@ -150,7 +159,7 @@ def _problem(error: Mapping[str, Any], secret: bool) -> str:
     if kind in bounds and bounds[kind][1] in ctx:
         words, key = bounds[kind]
         return f"{words} {_number(ctx[key])}"
-    if kind == "int_parsing" and _is_float(error.get("input")):
+    if kind == "int_parsing" and _is_fraction(error.get("input")):
         return f"not a whole number{shown}"
     if kind in ("int_parsing", "float_parsing", "int_type", "float_type"):
         return f"not a number{shown}"
@@ -158,6 +167,8 @@ def _problem(error: Mapping[str, Any], secret: bool) -> str:
         return f"not a whole number{shown}"
     if kind in ("bool_parsing", "bool_type"):
         return f"not true or false{shown}"
+    if kind in ("path_type", "path_not_file", "path_not_directory"):
+        return f"not a path{shown}"
     message = str(error.get("msg", "not valid"))
     return message.replace("Input should be", "must be").replace("Input", "the value")
 
