@@ -68,11 +68,6 @@ class Settings(BaseSettings):
         """The URL yt-dlp is given for a YouTube id."""
         return self.video_url_template.format(video_id=video_id)
 
-    # Archive layout lives in layout.py; these are the roots it builds on.
-    @property
-    def catalog_dir(self) -> Path:
-        return self.output_dir / "catalog"
-
 
 # -- errors that name what the user set ----------------------------------------------------------
 
