@@ -47,12 +47,15 @@ def main() -> int:
             "YOUTUBE_API_KEY": api.api_key,
         }
         url = f"https://www.youtube.com/playlist?list={playlist.playlist_id}"
-        print(f"$ ytarchive playlist download {url} --quality {args.quality}", flush=True)
+        print(f"$ uv run ytarchive playlist download {url} --quality {args.quality}", flush=True)
         run = [sys.executable, "-m", "ytarchive"]
         code = subprocess.call([*run, "playlist", "download", url, "-q", args.quality], env=env)
-        print("$ ytarchive storage stats", flush=True)
+        print("$ uv run ytarchive storage stats", flush=True)
         subprocess.call([*run, "storage", "stats"], env=env)
-    print(f"\nThe archive is in {args.output}/ ; `ytarchive server stop` stops the Prefect server.")
+    print(
+        f"\nThe archive is in {args.output}/: `uv run ytarchive storage list -o {args.output}`"
+        " shows it; `uv run ytarchive server stop` stops the Prefect server."
+    )
     return code
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -12,7 +16,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "QUALITIES"]
+__all__ = ["Settings", "QUALITIES", "load_settings"]
 
 QUALITIES = ("best", "worst", "2160p", "1440p", "1080p", "720p", "480p", "360p", "bestaudio")
 
@@ -66,3 +70,106 @@ class Settings(BaseSettings):
     def video_url(self, video_id: str) -> str:
         """The URL yt-dlp is given for a YouTube id."""
         return self.video_url_template.format(video_id=video_id)
+
+
+# -- errors that name what the user set ----------------------------------------------------------
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, options: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from overrides (what the user gave on the command line), the environment and
+    ytarchive.toml. A bad value is an InputError naming the option, the variable or the file
+    that set it (`--max-concurrent must be at least 1`), never pydantic's field names.
+
+    options maps a field to the option that sets it (default: --field-name).
+    """
+    from ytarchive.errors import InputError
+
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        field = _field(str(error["loc"][0])) if error.get("loc") else ""
+        where = _where(field, given, options or {})
+        problem = _problem(error, secret=field == "youtube_api_key")
+        raise InputError(_sentence(where, problem)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{_toml_file()}: not valid TOML: {exc}") from None
+
+
+def _field(name: str) -> str:
+    """The field an error's location names (it may be an alias, such as YOUTUBE_API_KEY)."""
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        if name == field or name in choices:
+            return field
+    return name
+
+
+def _toml_file() -> str:
+    return str(Settings.model_config.get("toml_file") or "ytarchive.toml")
+
+
+def env_names(field: str) -> list[str]:
+    """The environment variables that set a field (YOUTUBE_API_KEY, YTARCHIVE_OUTPUT_DIR, ...)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return [str(a).upper() for a in alias.choices if isinstance(a, str)]
+    return [f"{Settings.model_config.get('env_prefix', '')}{field}".upper()]
+
+
+def _where(field: str, given: Mapping[str, Any], options: Mapping[str, str]) -> str:
+    """Who set the field: the option, else the environment variable, else ytarchive.toml."""
+    if field in given:
+        return options.get(field, "--" + field.replace("_", "-"))
+    present = {name.upper() for name in os.environ}
+    for name in env_names(field):
+        if name in present:
+            return name
+    return f"{_toml_file()}: {field}" if Path(_toml_file()).is_file() else field
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _is_fraction(value: Any) -> bool:
+    try:
+        return not float(value).is_integer()
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _problem(error: Mapping[str, Any], secret: bool) -> str:
+    """What is wrong, in words a user reads: `must be at least 1`, `not a number: 'abc'`."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    shown = "" if secret else f": {error.get('input')!r}"
+    bounds = {
+        "greater_than_equal": ("must be at least", "ge"),
+        "greater_than": ("must be more than", "gt"),
+        "less_than_equal": ("must be at most", "le"),
+        "less_than": ("must be less than", "lt"),
+    }
+    if kind in bounds and bounds[kind][1] in ctx:
+        words, key = bounds[kind]
+        return f"{words} {_number(ctx[key])}"
+    if kind == "int_parsing" and _is_fraction(error.get("input")):
+        return f"not a whole number{shown}"
+    if kind in ("int_parsing", "float_parsing", "int_type", "float_type"):
+        return f"not a number{shown}"
+    if kind == "int_from_float":
+        return f"not a whole number{shown}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"not true or false{shown}"
+    if kind in ("path_type", "path_not_file", "path_not_directory"):
+        return f"not a path{shown}"
+    message = str(error.get("msg", "not valid"))
+    return message.replace("Input should be", "must be").replace("Input", "the value")
+
+
+def _sentence(where: str, problem: str) -> str:
+    return f"{where} {problem}" if problem.startswith("must ") else f"{where}: {problem}"

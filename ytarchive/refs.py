@@ -185,7 +185,8 @@ def read_batch_file(path: Path | str) -> list[str]:
     """Read a batch file: one URL per line, blank lines and # comments allowed.
 
     Every line is validated before anything is returned; a bad line is an InputError naming its
-    file and line number. Returns the lines' texts, stripped, in order.
+    file and line number, and so is a file with no URL in it. Returns the lines' texts, stripped,
+    in order.
     """
     path = Path(path)
     try:
@@ -202,6 +203,9 @@ def read_batch_file(path: Path | str) -> list[str]:
             raise InputError(f"{path}:{number}: {exc}") from None
         if url:
             lines.append(url)
+    if not lines:
+        why = " (only blank lines and # comments)" if text.strip() else ""
+        raise InputError(f"batch file is empty: {path}{why}")
     return lines
 
 

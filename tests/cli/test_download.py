@@ -109,7 +109,10 @@ def test_batch_file_with_a_bad_line_downloads_nothing(ytarchive_env, tmp_path, c
     [
         (["playlist", "download", "dQw4w9WgXcQ"], "names no playlist or channel: 'dQw4w9WgXcQ'"),
         (["download", "dQw4w9WgXcQ", "-q", "superhigh"], "unknown --quality 'superhigh'"),
-        (["download", "dQw4w9WgXcQ", "--max-concurrent", "0"], "max_concurrent"),
+        (
+            ["download", "dQw4w9WgXcQ", "--max-concurrent", "0"],
+            "--max-concurrent must be at least 1",
+        ),
         (["download"], "nothing to download"),
         (["download", "--batch", "/no/such/file"], "batch file not found: /no/such/file"),
         (["download", "--watch", "/no/such/file"], "watch file not found: /no/such/file"),

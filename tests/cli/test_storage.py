@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -155,7 +156,7 @@ def test_stats_as_table_and_csv(archive: Path, capsys) -> None:
     assert rows[0]["channel_title"] == "(all)" and rows[0]["total_bytes"] == "5000"
     assert {r["channel_title"] for r in rows[1:]} == {"Keys", "Pets", ""}
     result = _run("storage", "stats", root=archive)
-    assert "total_bytes" in result.stdout and "5000" in result.stdout and "Keys" in result.stdout
+    assert "total_bytes" in result.stdout and "5.0 kB" in result.stdout and "Keys" in result.stdout
 
 
 def test_search_every_word_any_case_title_matches_first(archive: Path) -> None:
@@ -293,3 +294,117 @@ def test_read_only_commands_never_import_prefect_or_yt_dlp(archive: Path, args: 
     assert "prefect" not in imported
     assert "yt_dlp" not in imported
     assert "googleapiclient" not in imported
+
+
+# -- tables that fit ----------------------------------------------------------------------------
+
+WIDE_IDS = ["_P5iMdxssW0", "-dxssW2wP5i", "W2wP5iMdxss", "Zz9_-Aa8Bb7"]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CHANNEL = "A Channel With Quite A Long Name"
+
+
+@pytest.fixture
+def wide_archive(tmp_path: Path) -> Path:
+    """Four videos with long titles, channels and paths, as the catalog records them."""
+    catalog = Catalog(tmp_path)
+    catalog.record_metadata(
+        [
+            VideoMetadata(
+                video_id=vid,
+                title=f"Part {n}: a long title about the many things that happened that day",
+                channel_title=CHANNEL if n % 2 else None,
+                duration_seconds=205 + 3518 * n,
+                published_at=T0 + timedelta(days=n),
+                source="youtube_api",
+            )
+            for n, vid in enumerate(WIDE_IDS)
+        ]
+    )
+    catalog.record_outcomes(
+        [
+            DownloadResult(
+                video_id=vid,
+                status="archived",
+                file_path=f"{tmp_path}/videos/{CHANNEL}/Part {n} [{vid}].mp4",
+                bytes=14924275 * (n + 1),
+                width=1920,
+                height=1080,
+                format="mp4",
+                recorded_at=T0 + timedelta(days=n, hours=1),
+            )
+            for n, vid in enumerate(WIDE_IDS)
+        ]
+    )
+    return tmp_path
+
+
+def test_list_piped_to_a_file_at_80_columns_keeps_every_id_whole(wide_archive: Path) -> None:
+    out = wide_archive / "list.txt"
+    env = {**os.environ, "YTARCHIVE_OUTPUT_DIR": str(wide_archive), "COLUMNS": "80"}
+    with out.open("w") as sink:
+        result = subprocess.run(
+            [sys.executable, "-m", "ytarchive", "storage", "list"],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=wide_archive,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 + len(WIDE_IDS)  # a header, then one line per video: nothing wraps
+    assert [line.split()[0] for line in lines[1:]] == WIDE_IDS[::-1]  # newest published first
+    assert not any(ch in out.read_text() for ch in "│┃━─…")
+    assert f"{CHANNEL}/Part 3 [Zz9_-Aa8Bb7].mp4" in lines[1]
+    assert "59.7 MB" in lines[1] and "2:59:19" in lines[1]
+
+
+def _in_a_terminal(root: Path, width: int, *args: str) -> list[str]:
+    """What a terminal of that width shows (rich treats TTY_COMPATIBLE=1 as a terminal)."""
+    env = {"TTY_COMPATIBLE": "1", "NO_COLOR": "1", "COLUMNS": str(width)}
+    result = _run(*args, root=root, extra_env=env)
+    assert result.returncode == 0, result.stderr
+    return ANSI.sub("", result.stdout).splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_list_in_a_terminal_fits_and_keeps_every_id_whole(wide_archive: Path, width: int) -> None:
+    lines = _in_a_terminal(wide_archive, width, "storage", "list")
+    assert max(len(line) for line in lines) <= width
+    rows = [line for line in lines if line.split() and line.split()[0] in WIDE_IDS]
+    assert len(rows) == len(WIDE_IDS)  # one line each: no id split, no cell wrapped
+    assert all("…" in row for row in rows)  # the long titles are cut, with an ellipsis
+    assert all(" MB " in row + " " for row in rows)
+    if width == 160:
+        header = next(line for line in lines if line.startswith("video_id"))
+        assert "file" in header and "published" in header
+
+
+def test_stats_table_names_the_channelless_row_and_reads_human(wide_archive: Path) -> None:
+    result = _run("storage", "stats", root=wide_archive)
+    assert result.returncode == 0, result.stderr
+    assert "(no channel)" in result.stdout
+    assert "149.2 MB" in result.stdout  # 14924275 * (1+2+3+4) bytes
+    assert "6:05:28" in result.stdout  # 205*4 + 3518*6 seconds
+    stats = json.loads(_run("storage", "stats", "-f", "json", root=wide_archive).stdout)
+    assert stats["total_bytes"] == 149242750 and stats["total_duration_seconds"] == 21928
+    assert {c["channel_title"] for c in stats["channels"]} == {
+        "A Channel With Quite A Long Name",
+        None,
+    }
+    rows = list(
+        csv.DictReader(io.StringIO(_run("storage", "stats", "-f", "csv", root=wide_archive).stdout))
+    )
+    assert rows[0]["total_bytes"] == "149242750"
+    assert {r["channel_title"] for r in rows} == {"(all)", CHANNEL, ""}
+
+
+def test_list_as_csv_and_json_stays_exact(wide_archive: Path) -> None:
+    rows = json.loads(_run("storage", "list", "-f", "json", root=wide_archive).stdout)
+    assert rows[0]["bytes"] == 59697100 and rows[0]["duration_seconds"] == 10759
+    got = list(
+        csv.DictReader(io.StringIO(_run("storage", "list", "-f", "csv", root=wide_archive).stdout))
+    )
+    assert (got[0]["video_id"], got[0]["bytes"]) == ("Zz9_-Aa8Bb7", "59697100")
+    assert got[0]["published_at"] == "2024-05-04T00:00:00+00:00"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from ytarchive.config import Settings
+from ytarchive.config import Settings, env_names, load_settings
+from ytarchive.errors import InputError
 
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in ("YOUTUBE_API_KEY", "YTARCHIVE_OUTPUT_DIR", "YTARCHIVE_MAX_CONCURRENT"):
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.upper().startswith("YTARCHIVE_") or name.upper() == "YOUTUBE_API_KEY":
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -44,3 +47,59 @@ def test_toml_file_is_read_and_env_wins(clean_env: Path, monkeypatch: pytest.Mon
     s = Settings()
     assert s.output_dir == Path("from-toml")
     assert s.max_concurrent == 2
+
+
+# -- errors that name what the user set ---------------------------------------------------------
+
+NUMERIC = [name for name, info in Settings.model_fields.items() if info.annotation in (int, float)]
+
+
+def _error(**overrides: object) -> str:
+    with pytest.raises(InputError) as caught:
+        load_settings(overrides)
+    return str(caught.value)
+
+
+def test_an_option_out_of_range_is_named_as_typed(clean_env: Path) -> None:
+    assert _error(max_concurrent=0) == "--max-concurrent must be at least 1"
+    assert _error(max_concurrent=65) == "--max-concurrent must be at most 64"
+    with pytest.raises(InputError, match=r"^--output: not a path: 3$"):
+        load_settings({"output_dir": 3}, options={"output_dir": "--output"})
+
+
+def test_a_variable_that_is_not_a_number_is_named(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YTARCHIVE_MAX_CONCURRENT", "abc")
+    assert _error() == "YTARCHIVE_MAX_CONCURRENT: not a number: 'abc'"
+    monkeypatch.setenv("YTARCHIVE_MAX_CONCURRENT", "2.5")
+    assert _error() == "YTARCHIVE_MAX_CONCURRENT: not a whole number: '2.5'"
+    assert load_settings({"max_concurrent": 4}).max_concurrent == 4  # the option wins
+
+
+@pytest.mark.parametrize("field", NUMERIC)
+def test_every_numeric_setting_names_its_variable(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    (variable,) = env_names(field)
+    assert variable == f"YTARCHIVE_{field.upper()}"
+    monkeypatch.setenv(variable, "abc")
+    assert _error() == f"{variable}: not a number: 'abc'"
+    monkeypatch.setenv(variable, "-5")
+    assert _error().startswith(f"{variable} must be at least ")
+    monkeypatch.setenv(variable, "1000000")
+    assert _error().startswith(f"{variable} must be at most ")
+
+
+def test_a_bad_ytarchive_toml_is_named(clean_env: Path) -> None:
+    (clean_env / "ytarchive.toml").write_text('max_concurrent = "x"\n')
+    assert _error() == "ytarchive.toml: max_concurrent: not a number: 'x'"
+    (clean_env / "ytarchive.toml").write_text("max_concurrent = \n")
+    assert _error().startswith("ytarchive.toml: not valid TOML: ")
+
+
+def test_a_bad_key_value_is_never_shown(clean_env: Path) -> None:
+    (clean_env / "ytarchive.toml").write_text("youtube_api_key = 987654321\n")
+    message = _error()
+    assert message.startswith("ytarchive.toml: youtube_api_key")
+    assert "987654321" not in message

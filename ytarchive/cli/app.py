@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from ytarchive import __version__
+from ytarchive.cli.tables import Column
 
 __all__ = [
     "app",
@@ -23,6 +24,7 @@ __all__ = [
     "OutputFormat",
     "FormatOption",
     "render",
+    "Column",
     "emit_json",
     "settings_from_cli",
 ]
@@ -97,19 +99,17 @@ def _root(
     """Archive YouTube videos, playlists and channels into a local, queryable archive."""
 
 
+# The options that set a Settings field under another name than --field-name.
+_SETTING_OPTIONS = {"output_dir": "--output"}
+
+
 def settings_from_cli(**overrides: Any):
-    """Build Settings once, at the edge: the CLI's overrides over env and ytarchive.toml."""
-    from pydantic import ValidationError
+    """Build Settings once, at the edge: the CLI's overrides over env and ytarchive.toml.
 
-    from ytarchive.config import Settings
-    from ytarchive.errors import InputError
+    A bad value is an InputError naming the option or variable the user set."""
+    from ytarchive.config import load_settings
 
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        raise InputError(f"{where}: {err.get('msg')}") from None
+    return load_settings(overrides, options=_SETTING_OPTIONS)
 
 
 def _jsonable(value: Any) -> Any:
@@ -130,36 +130,45 @@ def emit_json(data: Any) -> None:
 
 
 def render(
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Any],
     fmt: OutputFormat,
-    columns: Iterable[str] | None = None,
+    columns: Iterable[str | Column] | None = None,
     title: str | None = None,
+    console: Any = None,
 ) -> None:
-    """Print rows as a rich table, JSON (a list of objects) or CSV."""
-    rows = [_jsonable(r) for r in rows]
-    cols = list(columns) if columns is not None else (list(rows[0].keys()) if rows else [])
-    if fmt is OutputFormat.json:
-        emit_json([{c: r.get(c) for c in cols} for r in rows] if columns is not None else rows)
-        return
-    if fmt is OutputFormat.csv:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({c: _cell(r.get(c)) for c in cols})
-        sys.stdout.write(buf.getvalue())
-        return
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    """Print rows as a table that fits (see tables.py), JSON (a list of objects) or CSV.
 
-    table = Table(title=title, show_lines=False)
-    for c in cols:
-        table.add_column(escape(c), overflow="fold")
-    for r in rows:
-        # Cells are data, not markup: "[dQw4w9WgXcQ]" in a file name must print as it is.
-        table.add_row(*[escape(_cell(r.get(c))) for c in cols])
-    Console().print(table)
+    columns are keys or Column specs (kind, priority, min width); JSON and CSV take only their
+    keys and print the values exactly as they are.
+    """
+    specs = list(columns) if columns is not None else None
+    keys = [c.key if isinstance(c, Column) else c for c in specs] if specs is not None else None
+    if fmt is OutputFormat.table:
+        from ytarchive.cli.tables import print_table
+
+        table_rows = [_as_dict(r) for r in rows]
+        print_table(table_rows, specs or _keys(table_rows), title=title, console=console)
+        return
+    data = [_jsonable(r) for r in rows]
+    cols = keys if keys is not None else _keys(data)
+    if fmt is OutputFormat.json:
+        emit_json([{c: r.get(c) for c in cols} for r in data] if keys is not None else data)
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in data:
+        writer.writerow({c: _cell(r.get(c)) for c in cols})
+    sys.stdout.write(buf.getvalue())
+
+
+def _keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return list(rows[0].keys()) if rows else []
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    """A row for the table: values kept as they are (dates and numbers formatted there)."""
+    return row.model_dump() if hasattr(row, "model_dump") else dict(row)
 
 
 def _cell(value: Any) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ytarchive.cli.app import (
+    Column,
     FormatOption,
     OutputFormat,
     app,
@@ -23,16 +24,24 @@ if TYPE_CHECKING:
     from ytarchive.refs import VideoRef
 
 METADATA_COLUMNS = [
-    "video_id",
-    "title",
-    "channel",
-    "published",
-    "duration",
-    "views",
-    "availability",
-    "source",
+    Column("video_id", kind="id", priority=1),
+    Column("title", priority=2, min_width=16),
+    Column("channel", priority=4, min_width=10),
+    Column("published", kind="date", priority=5),
+    Column("duration", kind="duration", priority=3),
+    Column("views", kind="number", priority=6),
+    Column("availability", priority=3),
+    Column("source", priority=7),
 ]
-ITEM_COLUMNS = ["position", "video_id", "title", "duration", "availability"]
+# The table's columns; CSV gives the same keys with raw seconds under duration_seconds.
+ITEM_TABLE = [
+    Column("position", "#", kind="number", priority=1),
+    Column("video_id", kind="id", priority=1),
+    Column("title", priority=2, min_width=16),
+    Column("duration_seconds", "duration", kind="duration", priority=3),
+    Column("availability", priority=3),
+]
+ITEM_COLUMNS = [c.key for c in ITEM_TABLE]
 
 
 @app.command("metadata")
@@ -78,6 +87,7 @@ def playlist_info(
 
     Example: ytarchive playlist info "https://www.youtube.com/playlist?list=PLxxxxxxxx" --json
     """
+    from ytarchive.cli.tables import human_duration
     from ytarchive.metadata import MetadataService, total_duration
     from ytarchive.refs import parse_playlist_ref
 
@@ -112,10 +122,10 @@ def playlist_info(
     typer.echo(f"Id:       {info.playlist_id}  (via {info.source})")
     typer.echo(f"Items:    {len(items)}{_availability_summary(items)}")
     typer.echo(
-        f"Duration: {_clock(seconds) if known else 'unknown'}"
+        f"Duration: {human_duration(seconds) if known else 'unknown'}"
         + ("" if known in (0, len(items)) else f" ({known} of {len(items)} items known)")
     )
-    render(rows, fmt, columns=ITEM_COLUMNS)
+    render(rows, fmt, columns=ITEM_TABLE)
     _quota_note(service)
 
 
@@ -177,8 +187,8 @@ def _metadata_row(record: Any) -> dict[str, Any]:
         "video_id": record.video_id,
         "title": record.title,
         "channel": record.channel_title,
-        "published": record.published_at.date().isoformat() if record.published_at else None,
-        "duration": _clock(record.duration_seconds),
+        "published": record.published_at,
+        "duration": record.duration_seconds,
         "views": record.view_count,
         "availability": record.availability,
         "source": record.source,
@@ -190,7 +200,7 @@ def _item_row(item: PlaylistItem) -> dict[str, Any]:
         "position": item.position,
         "video_id": item.video_id,
         "title": item.title,
-        "duration": _clock(item.duration_seconds),
+        "duration_seconds": item.duration_seconds,
         "availability": item.availability,
     }
 
@@ -202,14 +212,6 @@ def _availability_summary(items: list[PlaylistItem]) -> str:
     if set(counts) <= {"available"}:
         return ""
     return " (" + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + ")"
-
-
-def _clock(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _quota_note(service: MetadataService) -> None:

@@ -216,6 +216,13 @@ def _check_api_key(settings: Any) -> dict[str, str]:
     return _check("api key", "ok", "accepted by the YouTube Data API (1 quota unit)")
 
 
+def _api_key_set(settings: Any) -> dict[str, str]:
+    """Whether a key is set (never its value), without spending a call on it."""
+    if not settings.has_api_key:
+        return _check("api key", "skipped", "no YOUTUBE_API_KEY: metadata falls back to yt-dlp")
+    return _check("api key", "ok", "YOUTUBE_API_KEY is set (--check-key tries it: 1 quota unit)")
+
+
 def _probe_api_key(settings: Any) -> None:
     """One cheap call with the key: videos.list for one id (1 quota unit), no retries."""
     from ytarchive.youtube_api import YouTubeAPI
@@ -254,7 +261,7 @@ def health(
     ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Check what archiving needs: Prefect API, ffmpeg, yt-dlp, output dir, catalog, disk.
+    """Check what archiving needs: Prefect API, ffmpeg, yt-dlp, output dir, catalog, API key, disk.
 
     Never starts a server. Exit code 1 if any check fails (warnings do not fail).
 
@@ -270,8 +277,7 @@ def health(
         _check_output_dir(settings.output_dir),
         _check_catalog(settings),
     ]
-    if check_key:
-        rows.append(_check_api_key(settings))
+    rows.append(_check_api_key(settings) if check_key else _api_key_set(settings))
     rows.append(_check_disk(settings.output_dir))
     rows = _scrub(rows, settings)
     ok = not any(r["status"] == "fail" for r in rows)

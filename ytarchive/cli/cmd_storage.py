@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from ytarchive.cli.app import (
+    Column,
     FormatOption,
     OutputFormat,
     app,
@@ -26,6 +27,22 @@ from ytarchive.cli.app import (
 OutputOption = typer.Option(
     None, "--output", "-o", help="Archive root (default: YTARCHIVE_OUTPUT_DIR or ./downloads)."
 )
+# What the tables show (JSON and CSV give every key, exactly): the id is never cut, titles and
+# paths are cut first, and the least important columns go first in a narrow terminal.
+_LIST_TABLE = [
+    Column("video_id", kind="id", priority=1),
+    Column("title", priority=2, min_width=16),
+    Column("channel_title", "channel", priority=5, min_width=10),
+    Column("status", priority=1),
+    Column("bytes", "size", kind="size", priority=3),
+    Column("duration_seconds", "duration", kind="duration", priority=4),
+    Column("published_at", "published", kind="date", priority=6),
+    Column("reason", priority=4, min_width=12),
+    Column("height", kind="number", priority=8),
+    Column("width", kind="number", priority=9),
+    Column("archived_at", "archived", kind="datetime", priority=7),
+    Column("file_path", "file", kind="path", priority=7, min_width=16),
+]
 _SEARCH_COLUMNS = [
     "video_id",
     "title",
@@ -35,6 +52,15 @@ _SEARCH_COLUMNS = [
     "duration_seconds",
     "published_at",
 ]
+_SEARCH_TABLE = [c for c in _LIST_TABLE if c.key in _SEARCH_COLUMNS]
+_CHANNEL_TABLE = [
+    Column("channel_title", "channel", priority=1, min_width=12, blank="(no channel)"),
+    *(Column(k, kind="number", priority=2) for k in ("videos", "archived", "unavailable")),
+    *(Column(k, kind="number", priority=2) for k in ("failed", "pending")),
+    Column("total_bytes", "size", kind="size", priority=1),
+    Column("total_duration_seconds", "duration", kind="duration", priority=3),
+]
+_SUMMARY_KINDS: dict[str, Any] = {"total_bytes": "size", "total_duration_seconds": "duration"}
 _TABLE_CHANNELS = 20
 _VERIFY_COLUMNS = ["video_id", "problem", "file_path", "expected_bytes", "actual_bytes", "detail"]
 
@@ -96,10 +122,12 @@ def storage_list(
     rows = catalog.list_videos(status=status, limit=limit or None, offset=offset)
     if fmt is OutputFormat.json:
         emit_json(rows)
-    else:
+    elif fmt is OutputFormat.csv:
         from ytarchive.catalog import LIST_COLUMNS
 
-        render(_for_table(rows, fmt), fmt, columns=LIST_COLUMNS, title="Videos")
+        render(rows, fmt, columns=LIST_COLUMNS)
+    else:
+        render(rows, fmt, columns=_LIST_TABLE, title="Videos")
     if fmt is OutputFormat.table and limit and len(rows) == limit:
         _note(
             f"Showing rows {offset + 1}-{offset + len(rows)}; --offset {offset + limit} for more."
@@ -129,10 +157,11 @@ def storage_stats(
         total = {"channel_title": "(all)", **{k: stats[k] for k in STATS_KEYS}}
         render([total, *channels], fmt, columns=channel_columns)
         return
-    summary = [{"metric": k, "value": stats[k]} for k in STATS_KEYS]
+    summary = [{"metric": k, "value": _summary_value(k, stats[k])} for k in STATS_KEYS]
     render(summary, fmt, columns=["metric", "value"], title="Archive")
     if channels:
-        render(channels[:_TABLE_CHANNELS], fmt, columns=channel_columns, title="Per channel")
+        typer.echo()
+        render(channels[:_TABLE_CHANNELS], fmt, columns=_CHANNEL_TABLE, title="Per channel")
         if len(channels) > _TABLE_CHANNELS:
             _note(f"{len(channels) - _TABLE_CHANNELS} more channels: --format json or csv.")
 
@@ -152,7 +181,8 @@ def storage_search(
     if fmt is OutputFormat.json:
         emit_json(rows)
     else:
-        render(_for_table(rows, fmt), fmt, columns=_SEARCH_COLUMNS, title="Matches")
+        table = fmt is OutputFormat.table
+        render(rows, fmt, columns=_SEARCH_TABLE if table else _SEARCH_COLUMNS, title="Matches")
     if fmt is OutputFormat.table and not rows:
         _note("No video matches every word.")
 
@@ -231,20 +261,13 @@ def sql(
     columns, rows = _catalog(output).sql(statement)
     names = _unique(columns)
     found = [dict(zip(names, row, strict=True)) for row in rows]
-    render(_for_table(found, fmt), fmt, columns=names)
+    render(found, fmt, columns=names)
 
 
-def _for_table(rows: list[dict[str, Any]], fmt: OutputFormat) -> list[dict[str, Any]]:
-    """In a table, times read better without seconds and time zone (they are UTC)."""
-    if fmt is not OutputFormat.table:
-        return rows
-    return [{k: _short(v) for k, v in row.items()} for row in rows]
+def _summary_value(key: str, value: Any) -> str:
+    from ytarchive.cli.tables import cell
 
-
-def _short(value: Any) -> Any:
-    if hasattr(value, "strftime") and hasattr(value, "hour"):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return value
+    return cell(value, Column(key, kind=_SUMMARY_KINDS.get(key, "number")))
 
 
 def _unique(columns: list[str]) -> list[str]:

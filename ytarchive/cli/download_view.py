@@ -6,6 +6,7 @@ import sys
 import threading
 from typing import Any
 
+from ytarchive.cli.tables import Column, human_size, truncate
 from ytarchive.progress import ProgressSink
 
 __all__ = ["make_view", "QuietView", "RichView"]
@@ -103,7 +104,7 @@ class RichView(QuietView):
         self.overall.update(self._overall, total=count)
 
     def video_started(self, video_id: str, title: str | None) -> None:
-        label = f"{video_id} {(title or '')[:40]}".strip()
+        label = f"{video_id} {truncate(title or '', 40)}".strip()
         with self._lock:
             if video_id not in self._bars:
                 self._bars[video_id] = self.downloads.add_task(label, total=None)
@@ -140,7 +141,7 @@ def _line(result: Any) -> str:
 
     vid = escape(str(result.video_id))
     if result.status == "archived":
-        size = f"{(result.bytes or 0) / 1e6:.1f} MB"
+        size = human_size(result.bytes or 0)
         dims = f"{result.width}x{result.height}, " if result.height else ""
         return f"[green]archived[/] {vid} ({dims}{size}) {escape(str(result.file_path))}"
     colour = "yellow" if result.status == "unavailable" else "red"
@@ -152,6 +153,14 @@ def _line(result: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 
 STATUS_COLUMNS = ["video_id", "state", "outcome", "attempts", "title", "reason"]
+STATUS_TABLE = [
+    Column("video_id", kind="id", priority=1),
+    Column("state", priority=1),
+    Column("outcome", priority=2),
+    Column("attempts", kind="number", priority=4),
+    Column("title", priority=3, min_width=16),
+    Column("reason", priority=3, min_width=16),
+]
 
 
 def show_status(status: dict[str, Any], fmt: Any) -> None:
@@ -166,7 +175,10 @@ def show_status(status: dict[str, Any], fmt: Any) -> None:
         return
     from rich.console import Console
 
-    Console().print(_status_renderable(status))
+    console = Console()
+    for line in _status_head(status):
+        console.print(line, soft_wrap=True)
+    render(status["videos"], fmt, columns=STATUS_TABLE, console=console)
 
 
 def watch_status(read: Any, status: dict[str, Any], every: float = 1.0) -> None:
@@ -185,9 +197,16 @@ def watch_status(read: Any, status: dict[str, Any], every: float = 1.0) -> None:
             return
 
 
-def _status_renderable(status: dict[str, Any]) -> Any:
-    from rich.console import Group
-    from rich.table import Table
+def _status_renderable(status: dict[str, Any], width: int | None = None) -> Any:
+    from rich.console import Console, Group
+
+    from ytarchive.cli.tables import rich_table
+
+    width = width or Console().width
+    return Group(*_status_head(status), rich_table(status["videos"], STATUS_TABLE, width, None))
+
+
+def _status_head(status: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
     head = Text()
@@ -197,12 +216,4 @@ def _status_renderable(status: dict[str, Any]) -> Any:
         head.append(f", {status['progress']:.0f}% ({status.get('progress_note') or ''})")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(status["counts"].items())) or "no downloads"
     outcomes = ", ".join(f"{n} {s}" for s, n in sorted(status["outcomes"].items()))
-    lines = [head, Text(f"Task runs: {counts}" + (f"; outcomes: {outcomes}" if outcomes else ""))]
-    table = Table(show_lines=False)
-    for column in STATUS_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for row in status["videos"]:
-        table.add_row(
-            *[Text("" if row.get(c) is None else str(row.get(c))) for c in STATUS_COLUMNS]
-        )
-    return Group(*lines, table)
+    return [head, Text(f"Task runs: {counts}" + (f"; outcomes: {outcomes}" if outcomes else ""))]
