@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import run_context
+from flows.notifications import NOTIFY_HOOKS
 from flows.secrets import settings_with_api_key
 from tasks import progress
 from tasks.download import download_task
@@ -78,6 +79,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 @flow(
     name=VIDEOS_FLOW,
+    **NOTIFY_HOOKS,  # YTARCHIVE_NOTIFY: new videos, failures (flows/notifications.py)
     flow_run_name=videos_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
     log_prints=False,
@@ -111,6 +113,7 @@ def archive_videos_flow(
 
 @flow(
     name=PLAYLIST_FLOW,
+    **NOTIFY_HOOKS,  # YTARCHIVE_NOTIFY: new videos, failures (flows/notifications.py)
     flow_run_name=playlist_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
     log_prints=False,
