@@ -101,7 +101,8 @@ class Archive:
             raise InputError(f"limit must be 1 to {MAX_PAGE} and offset not negative")
         if q and q.strip():
             rows = self._filter(self.catalog.search(q, limit=100_000), status, channel)
-            return {"items": rows[offset : offset + limit], "total": len(rows), **_at(limit, offset)}
+            items = rows[offset : offset + limit]
+            return {"items": items, "total": len(rows), **_at(limit, offset)}
         if channel is None:
             rows = self.catalog.list_videos(status=status, limit=limit, offset=offset)
             total = self.catalog.count_videos(status)
