@@ -68,8 +68,12 @@ def health(request: Request) -> JSONResponse:
 
 @router.get("/metadata/{video_id}", tags=["videos"], summary="A video's metadata record")
 def metadata(video_id: str, request: Request) -> dict[str, Any]:
-    """From the catalog when the archive knows the video, else fetched (Data API or yt-dlp)."""
-    return _archive(request).metadata(video_id)
+    """From the catalog when the archive knows the video, else fetched (Data API or yt-dlp);
+    404 for an id that does not exist (or is not a video id or URL at all)."""
+    try:
+        return _archive(request).metadata(video_id)
+    except InputError as exc:
+        raise NotFound(str(exc)) from None
 
 
 @router.post(
