@@ -257,6 +257,11 @@ class Archive:
         flow, parameters = self._plan_download(list(urls), quality)
         return self._run(flow, parameters, wait)
 
+    def submit(self, urls: list[str], quality: str = "best") -> Job:
+        """`download(..., wait=False)`: the running Job, its id the flow run's."""
+        flow, parameters = self._plan_download(list(urls), quality)
+        return self.start(flow, parameters)
+
     def playlist(
         self, url: str, quality: str = "best", *, metadata_only: bool = False, wait: bool = True
     ) -> dict[str, Any] | Job:
@@ -324,14 +329,12 @@ class Archive:
         history = jobs.history()
         return [p.as_dict() for p in recovery.list_plans(self.root, history=history)]
 
-    def retry(self, plan: str, *, wait: bool = False) -> dict[str, Any] | Job:
-        """Archive a plan's items again, linked to it (`recovery_of`), as `recovery retry` does."""
+    def retry(self, plan: str) -> Job:
+        """Archive a plan's items again, linked to it (`recovery_of`), as `recovery retry` does;
+        the running Job (`.wait()` for its summary)."""
         from flows import jobs
 
-        job = jobs.retry(plan, self.root, int(self.settings.max_concurrent))
-        if not wait:
-            return job
-        return job.wait() or {"state": job.state, "error": job.error}
+        return jobs.retry(plan, self.root, int(self.settings.max_concurrent))
 
     # -- health ----------------------------------------------------------------------------------
 

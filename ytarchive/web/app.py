@@ -143,6 +143,7 @@ def create_app(archive: Archive | None = None) -> FastAPI:
     )
     app.state.archive = archive if archive is not None else Archive()
     app.state.jobs = {}
+    app.state.health = {}
     _add_error_handlers(app)
     app.include_router(rest.router)
     app.include_router(media.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -16,6 +18,8 @@ from ytarchive.web.app import ApiError, require_token
 __all__ = ["router", "DownloadRequest", "links"]
 
 router = APIRouter()
+HEALTH_CACHE = 10.0  # seconds
+_health_lock = threading.Lock()
 
 
 class DownloadRequest(BaseModel):
@@ -61,8 +65,14 @@ def links(video_id: str) -> dict[str, str]:
 
 @router.get("/health", tags=["status"], summary="The `ytarchive health` checks")
 def health(request: Request) -> JSONResponse:
-    """The checks `ytarchive health` runs; 200 when none fails, else 503."""
-    data = _archive(request).health()
+    """The checks `ytarchive health` runs; 200 when none fails, else 503. They take seconds
+    (a `ytarchive health` process), so an answer is reused for HEALTH_CACHE seconds."""
+    with _health_lock:
+        cache = request.app.state.health
+        at, data = cache.get("last", (0.0, None))
+        if data is None or time.monotonic() - at > HEALTH_CACHE:
+            data = _archive(request).health()
+            cache["last"] = (time.monotonic(), data)
     return JSONResponse(data, status_code=200 if data.get("ok") else 503)
 
 
@@ -85,7 +95,7 @@ def metadata(video_id: str, request: Request) -> dict[str, Any]:
 )
 def download(body: DownloadRequest, request: Request) -> JSONResponse:
     """Start archiving in this process (a real Prefect flow run); poll `status_url`."""
-    job = _archive(request).download(body.targets(), body.quality, wait=False)
+    job = _archive(request).submit(body.targets(), body.quality)
     request.app.state.jobs[job.id] = job
     return _accepted(job.id)
 
