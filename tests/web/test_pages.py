@@ -71,10 +71,9 @@ def test_front_page_shows_the_titles_thumbnails_and_counts(
     text = browser.js("document.body.innerText")
     for title in TITLES:
         assert title in text
-    images = browser.js(
-        "[...document.querySelectorAll('.card img')].map(i => [i.complete, i.naturalWidth])"
-    )
-    assert len(images) == 3 and all(done and width > 0 for done, width in images), images
+    images = "[...document.querySelectorAll('.card img')]"
+    assert browser.js(f"{images}.length") == 3
+    browser.wait_for(f"{images}.every(i => i.complete && i.naturalWidth > 0)")  # lazy-loaded
     assert browser.js("document.querySelector('.count.ok b').textContent") == "3"
     _shoot(browser, "web-front-desktop.png")
     browser.open(f"{web.url}/", **PHONE)
