@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import run_context
+from flows.notifications import NOTIFY_HOOKS
 from flows.run_report import (
     ProgressArtifact,
     attach_log_file,
@@ -57,6 +58,7 @@ def _task_runner() -> Any:
 
 @flow(
     name=VIDEOS_FLOW,
+    **NOTIFY_HOOKS,  # YTARCHIVE_NOTIFY: new videos, failures (flows/notifications.py)
     flow_run_name=videos_run_name,
     task_runner=_task_runner(),
     log_prints=False,
@@ -90,6 +92,7 @@ def archive_videos_flow(
 
 @flow(
     name=PLAYLIST_FLOW,
+    **NOTIFY_HOOKS,  # YTARCHIVE_NOTIFY: new videos, failures (flows/notifications.py)
     flow_run_name=playlist_run_name,
     task_runner=_task_runner(),
     log_prints=False,

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=3, ge=0, le=10)
     retry_delay_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
     fragment_retries: int = Field(default=3, ge=0, le=10)
+    # `ytarchive web`: every POST needs `Authorization: Bearer <token>`. Secret, like the key.
+    api_token: SecretStr | None = None
+    # Apprise URLs (space or comma separated) told when a run archives videos or fails. Secret:
+    # such URLs carry the service's tokens.
+    notify: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -10,4 +10,5 @@ from ytarchive.cli import (  # noqa: F401
     cmd_server,
     cmd_storage,
     cmd_subscriptions,
+    cmd_web,
 )
