@@ -22,8 +22,9 @@ __all__ = [
 ]
 
 START_MARKER = "--- ytarchive: starting"  # the line our starter writes before each server start
-# Prefect's console format: "12:00:00.000 | ERROR   | prefect.server.services.scheduler - ..."
-_ERROR_LINE = re.compile(r"\|\s*(?:ERROR|CRITICAL)\s*\|")
+# Prefect's console format ("12:00:00.000 | ERROR   | prefect.server.services.scheduler - ...")
+# and uvicorn's own ("ERROR:    [Errno 98] error while attempting to bind ...").
+_ERROR_LINE = re.compile(r"\|\s*(?:ERROR|CRITICAL)\s*\||^(?:ERROR|CRITICAL):\s")
 _LOG_SCAN_BYTES = 4 << 20  # the tail of the log read for errors (the latest marker is in it)
 _PAGE = 200  # the API's largest page
 
