@@ -18,6 +18,7 @@ __all__ = [
     "is_healthy",
     "server_identity",
     "log_errors",
+    "service_errors",
     "scheduler_report",
 ]
 
@@ -25,6 +26,9 @@ START_MARKER = "--- ytarchive: starting"  # the line our starter writes before e
 # Prefect's console format ("12:00:00.000 | ERROR   | prefect.server.services.scheduler - ...")
 # and uvicorn's own ("ERROR:    [Errno 98] error while attempting to bind ...").
 _ERROR_LINE = re.compile(r"\|\s*(?:ERROR|CRITICAL)\s*\||^(?:ERROR|CRITICAL):\s")
+# The loggers of the server's background services (scheduler, late runs, cancellation cleanup,
+# task-run recorder, ...; the event persister and triggers) and of docket, which runs them.
+_SERVICE_LOGGERS = ("prefect.server.services.", "prefect.server.events.services.", "docket")
 _LOG_SCAN_BYTES = 4 << 20  # the tail of the log read for errors (the latest marker is in it)
 _PAGE = 200  # the API's largest page
 
@@ -79,6 +83,16 @@ def log_errors(path: Path) -> list[str]:
     starts = [i for i, line in enumerate(lines) if line.startswith(START_MARKER)]
     since = lines[starts[-1] + 1 :] if starts else lines
     return [line.strip() for line in since if _ERROR_LINE.search(line)]
+
+
+def service_errors(lines: list[str]) -> list[str]:
+    """Those of log_errors' lines that a background service of the server logged."""
+    found = []
+    for line in lines:
+        logger = line.split("|", 2)[-1].strip() if line.count("|") >= 2 else ""
+        if logger.startswith(_SERVICE_LOGGERS):
+            found.append(line)
+    return found
 
 
 @dataclass
