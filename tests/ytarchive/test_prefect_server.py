@@ -253,6 +253,8 @@ def test_log_errors_counts_only_the_latest_start(fresh_home: Path) -> None:
     assert status.as_dict()["log_errors"] == 1
     _log(fresh_home, [warning, uvicorn])
     assert ps.server_status().last_log_error == uvicorn
+    _log(fresh_home, [SCHEDULER_ERROR], [warning])
+    assert ps.server_status().log_errors == 0  # the server that logged it is gone
 
 
 def test_service_errors_are_those_of_the_servers_background_services() -> None:
@@ -266,8 +268,6 @@ def test_service_errors_are_those_of_the_servers_background_services() -> None:
     docket = "09:40:01.000 | ERROR   | docket.worker - Error in scheduler loop"
     lines = [SCHEDULER_ERROR, channel, persister, docket, "ERROR:    [Errno 98] in use"]
     assert service_errors(lines) == [SCHEDULER_ERROR, persister, docket]
-    _log(fresh_home, [SCHEDULER_ERROR], [warning])
-    assert ps.server_status().log_errors == 0  # the server that logged it is gone
 
 
 # ---------------------------------------------------------------------------------------------
