@@ -156,7 +156,7 @@ def _check_ffmpeg() -> dict[str, str]:
     return _check("ffmpeg", "ok", f"{label} at {path}")
 
 
-def _check_ytdlp() -> dict[str, str]:
+def _check_ytdlp(today: Any = None) -> dict[str, str]:
     from ytarchive.downloader import ytdlp_version
     from ytarchive.jsruntime import STALE_AFTER_DAYS, UPGRADE_YTDLP, ytdlp_release_age
 
@@ -164,7 +164,7 @@ def _check_ytdlp() -> dict[str, str]:
         version = ytdlp_version()
     except Exception as exc:  # noqa: BLE001 - any import failure is the finding
         return _check("yt-dlp", "fail", f"cannot import yt-dlp: {exc}")
-    age = ytdlp_release_age()
+    age = ytdlp_release_age(today)
     if age is None:
         return _check("yt-dlp", "ok", f"yt-dlp {version}")
     detail = f"yt-dlp {version}, released {age.released} ({age.days} days ago)"
