@@ -18,6 +18,7 @@ __all__ = [
     "is_healthy",
     "server_identity",
     "log_errors",
+    "log_error_blocks",
     "service_errors",
     "scheduler_report",
 ]
@@ -72,8 +73,12 @@ def server_identity(api_url: str, timeout: float = 2.0) -> Path | None:
     return Path(home) if isinstance(home, str) and home else None
 
 
-def log_errors(path: Path) -> list[str]:
-    """The ERROR and CRITICAL lines of a server log since its latest start (its last marker)."""
+_LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \||^[A-Z]+:\s")  # a new log record starts
+
+
+def log_error_blocks(path: Path) -> list[str]:
+    """Each ERROR or CRITICAL record the server logged since its latest start (its last
+    marker), with the traceback lines that follow it."""
     try:
         with open(path, "rb") as fh:
             fh.seek(max(0, fh.seek(0, os.SEEK_END) - _LOG_SCAN_BYTES))
@@ -81,17 +86,33 @@ def log_errors(path: Path) -> list[str]:
     except OSError:
         return []
     starts = [i for i, line in enumerate(lines) if line.startswith(START_MARKER)]
-    since = lines[starts[-1] + 1 :] if starts else lines
-    return [line.strip() for line in since if _ERROR_LINE.search(line)]
+    blocks: list[list[str]] = []
+    inside = False
+    for line in lines[starts[-1] + 1 :] if starts else lines:
+        if _ERROR_LINE.search(line):
+            blocks.append([line.strip()])
+            inside = True
+        elif _LOG_LINE.match(line):
+            inside = False
+        elif inside and line.strip():
+            blocks[-1].append(line.rstrip())
+    return ["\n".join(block) for block in blocks]
 
 
-def service_errors(lines: list[str]) -> list[str]:
-    """Those of log_errors' lines that a background service of the server logged."""
+def log_errors(path: Path) -> list[str]:
+    """The ERROR and CRITICAL lines the server logged since its latest start."""
+    return [block.split("\n", 1)[0] for block in log_error_blocks(path)]
+
+
+def service_errors(records: list[str]) -> list[str]:
+    """Those of log_errors' lines (or log_error_blocks' records) that a background service of
+    the server logged."""
     found = []
-    for line in lines:
-        logger = line.split("|", 2)[-1].strip() if line.count("|") >= 2 else ""
+    for record in records:
+        first = record.split("\n", 1)[0]
+        logger = first.split("|", 2)[-1].strip() if first.count("|") >= 2 else ""
         if logger.startswith(_SERVICE_LOGGERS):
-            found.append(line)
+            found.append(record)
     return found
 
 

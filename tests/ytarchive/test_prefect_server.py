@@ -467,3 +467,22 @@ def test_two_homes_started_at_once_get_two_servers(tmp_path: Path, migrated_db: 
             run_cli("server", "stop", env=env)
     left = [_server_pids(home) for home in homes]
     assert left == [[], []], [_describe(pids) for pids in left]
+
+
+def test_log_error_blocks_keep_each_records_traceback(fresh_home: Path) -> None:
+    from ytarchive.server_checks import log_error_blocks
+
+    log = _log(
+        fresh_home,
+        [
+            SCHEDULER_ERROR,
+            "Traceback (most recent call last):",
+            '  File "scheduler.py", line 1, in schedule_deployments',
+            BULK_DML,
+            "09:12:02.000 | WARNING | prefect.server.services.late_runs - next record",
+            "  not part of the error above",
+        ],
+    )
+    (block,) = log_error_blocks(log)
+    assert block.splitlines()[0] == SCHEDULER_ERROR
+    assert block.splitlines()[-1] == BULK_DML
