@@ -7,7 +7,7 @@ creates and deletes them, and imports this to read them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ytarchive.names import SUBSCRIPTION_PREFIX, SYNC_FLOW
@@ -81,13 +81,15 @@ def subscription_of(deployment: Any) -> Subscription:
 
 
 def _next_runs(client: Any, deployment_ids: list[str]) -> dict[str, datetime]:
-    """deployment id -> its earliest scheduled run (one small query per subscription)."""
+    """deployment id -> its next run: the earliest Scheduled run ahead that the server's
+    scheduler made (a run already late is not "next"). One small query per subscription."""
     from uuid import UUID
 
     from prefect.client.schemas.filters import (
         DeploymentFilter,
         DeploymentFilterId,
         FlowRunFilter,
+        FlowRunFilterNextScheduledStartTime,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
@@ -95,7 +97,8 @@ def _next_runs(client: Any, deployment_ids: list[str]) -> dict[str, datetime]:
     from prefect.client.schemas.sorting import FlowRunSort
 
     scheduled = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+        next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(after_=datetime.now(UTC)),
     )
     nexts: dict[str, datetime] = {}
     for deployment_id in deployment_ids:

@@ -18,6 +18,14 @@ import pytest
 
 _SAVED: dict[str, str | None] = {}
 _HOME_KEY = "_ytarchive_prefect_home"
+# The session server's scheduler and the workers tests start act within seconds, so tests let
+# them make and take the scheduled runs (never a run made by hand where the system makes it).
+# A new or updated deployment is scheduled by the server's "recent deployments" loop (every 5 s);
+# the main loop, which tops up every active schedule, runs every 2 s instead of 60.
+_FAST_SCHEDULING = {
+    "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+    "PREFECT_WORKER_QUERY_SECONDS": "1",  # a worker polls its pool each second (default 10)
+}
 
 
 def _set_env(name: str, value: str | None) -> None:
@@ -49,9 +57,14 @@ def pytest_configure(config: pytest.Config) -> None:
     _set_env("PREFECT_HOME", str(home))
     _set_env("PREFECT_API_URL", None)  # never the developer's own server
     _set_env("YTARCHIVE_PREFECT_PORT", "0")  # a server a CLI test starts never takes 4200
-    for name, value in server_env().items():
+    for name, value in {**server_env(), **_FAST_SCHEDULING}.items():
         _set_env(name, value)
     _refresh_prefect_settings()
+
+
+def session_server_log(config: pytest.Config) -> Path:
+    """The log of the session's server (PREFECT_HOME/ytarchive-server/server.log)."""
+    return Path(getattr(config, _HOME_KEY)) / "ytarchive-server" / "server.log"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -38,12 +38,23 @@ def test_entrypoint_loads_and_parameters_validate(spec: dict) -> None:
     assert not {n for n in names if "key" in n.lower() or "secret" in n.lower()}, names
 
 
+# What the README says each deployment runs on (sync-subscriptions: none, each subscription
+# carries its own); tests/e2e proves the server schedules them once `ytarchive serve` applies them.
+SCHEDULES = {
+    "sync-subscriptions": [],
+    "refresh-metadata": [("0 4 * * 0", "UTC")],  # weekly, Sunday 04:00
+    "retry-failed": [("30 5 * * *", "UTC")],  # daily, 05:30
+}
+
+
 @pytest.mark.parametrize("spec", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
-def test_schedules_are_valid_crons(spec: dict) -> None:
+def test_schedules_are_the_documented_valid_crons(spec: dict) -> None:
     from prefect.client.schemas.schedules import CronSchedule
 
-    for schedule in spec.get("schedules") or []:
-        CronSchedule(cron=schedule["cron"], timezone=schedule.get("timezone"))
+    found = [(s["cron"], s.get("timezone")) for s in spec.get("schedules") or []]
+    assert found == SCHEDULES[spec["name"]]
+    for cron, timezone in found:
+        assert CronSchedule(cron=cron, timezone=timezone).cron == cron
 
 
 def test_sync_deployment_has_no_schedule_of_its_own() -> None:

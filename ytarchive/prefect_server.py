@@ -11,8 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ytarchive.errors import ServerUnavailable
+from ytarchive.server_checks import START_MARKER, is_healthy, log_errors, server_identity
 
 __all__ = [
     "HOST",
@@ -33,12 +32,15 @@ __all__ = [
     "stop_server",
     "ensure_server",
     "is_healthy",
+    "is_ours",
 ]
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4200  # Prefect's usual port, so the UI is where people expect it; else any free port
 STATE_DIR_NAME = "ytarchive-server"
 _POLL = 0.25
+_LOG_ROTATE_BYTES = 20 << 20  # server.log moves to server.log.1 past this, at a start
+_LEVELS = ("DEBUG", "INFO", "WARNING")  # what the server may log at: never less than warnings
 
 # Settings our server and every client of it run with. Leases on the filesystem so a killed holder
 # of a global concurrency slot does not leak it; never a temporary per-process server; nothing
@@ -68,6 +70,8 @@ class ServerStatus:
     managed: bool  # False when PREFECT_API_URL points at a server we did not start
     prefect_home: Path | None = None
     started_at: str | None = None
+    log_errors: int = 0  # ERROR/CRITICAL lines in the log since the server's latest start
+    last_log_error: str | None = None
 
     @property
     def ui_url(self) -> str | None:
@@ -89,8 +93,8 @@ class ServerStatus:
 
 
 def prefect_home() -> Path:
-    """$PREFECT_HOME, else ~/.prefect (Prefect's own default)."""
-    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    """$PREFECT_HOME, else ~/.prefect (Prefect's own default), as an absolute path."""
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().absolute()
 
 
 def state_dir() -> Path:
@@ -103,7 +107,13 @@ def _log_path() -> Path:
 
 
 def _state_path() -> Path:
+    """server.json: pid, port and url of a server that is up and proved ours (nothing else)."""
     return state_dir() / "server.json"
+
+
+def _starting_path() -> Path:
+    """starting.json: the server being started (so a killed starter's server is found again)."""
+    return state_dir() / "starting.json"
 
 
 def server_env() -> dict[str, str]:
@@ -119,38 +129,47 @@ def server_env() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Status
+# Is it up, and is it ours
 # ---------------------------------------------------------------------------------------------
 
 
-def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
-    """True when GET {api_url}/health answers 200 (proxies bypassed: it is a loopback call)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(api_url.rstrip("/") + "/health", timeout=timeout) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+def _same_home(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return a.resolve() == b.resolve()
+    return a == b
 
 
-def _read_state() -> dict[str, Any] | None:
+def is_ours(api_url: str, timeout: float = 2.0) -> bool:
+    """True when the server answering at api_url runs with this PREFECT_HOME.
+
+    The server's own settings name its home, so a server of another archive that happens to hold
+    the port (two homes started at once, or a port reused) is never taken for ours.
+    """
+    home = server_identity(api_url, timeout)
+    return home is not None and _same_home(home, prefect_home())
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(_state_path().read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
-def _write_state(data: dict[str, Any]) -> None:
-    path = _state_path()
-    tmp = path.with_suffix(".json.tmp")
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2))
     tmp.replace(path)
 
 
-def _clear_state() -> None:
+def _unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        _state_path().unlink()
+        path.unlink()
+
+
+def _read_state() -> dict[str, Any] | None:
+    return _read_json(_state_path())
 
 
 def _pid_alive(pid: int) -> bool:
@@ -188,15 +207,18 @@ def _managed_status() -> ServerStatus:
     pid = state.get("pid")
     url = state.get("api_url")
     running = isinstance(pid, int) and _is_prefect_server(pid)
+    errors = log_errors(_log_path())
     return ServerStatus(
         running=running,
-        healthy=bool(running and url and is_healthy(url)),
+        healthy=bool(running and url and is_ours(url)),
         api_url=url if running else None,
         pid=pid if running else None,
         log_path=_log_path(),
         managed=True,
         prefect_home=prefect_home(),
         started_at=state.get("started_at") if running else None,
+        log_errors=len(errors),
+        last_log_error=errors[-1][:300] if errors else None,
     )
 
 
@@ -292,21 +314,39 @@ def _server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)]
 
 
+def _server_log_level() -> str:
+    """$PREFECT_SERVER_LOGGING_LEVEL if it shows at least warnings, else WARNING."""
+    asked = os.environ.get("PREFECT_SERVER_LOGGING_LEVEL", "").strip().upper()
+    return asked if asked in _LEVELS else "WARNING"
+
+
 def _child_env(port: int) -> dict[str, str]:
-    env = {**os.environ, **server_env(), "PREFECT_HOME": str(prefect_home())}
+    """The caller's environment without its logging overrides (a download command silences
+    Prefect's console; the server's log must keep its warnings and errors), plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING_")}
+    env.update(server_env())
+    env["PREFECT_HOME"] = str(prefect_home())
     env.pop("PREFECT_API_URL", None)  # the server's UI talks to the server itself
     env["PREFECT_SERVER_API_HOST"] = HOST
     env["PREFECT_SERVER_API_PORT"] = str(port)
+    env["PREFECT_SERVER_LOGGING_LEVEL"] = _server_log_level()
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def _rotate_log(log: Path) -> None:
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > _LOG_ROTATE_BYTES:
+            log.replace(log.with_name(log.name + ".1"))
 
 
 def _spawn(port: int) -> int:
     """Start `prefect server start` detached (own session), its output appended to the log."""
     log = _log_path()
+    _rotate_log(log)
     with open(log, "ab") as fh:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        fh.write(f"\n--- ytarchive: starting Prefect server on {HOST}:{port} at {stamp}\n".encode())
+        fh.write(f"\n{START_MARKER} Prefect server on {HOST}:{port} at {stamp}\n".encode())
         fh.flush()
         proc = subprocess.Popen(
             _server_command(port),
@@ -331,45 +371,68 @@ def _log_tail(lines: int = 5) -> str:
     return " | ".join(line.strip() for line in text[-lines:] if line.strip())
 
 
-def _wait_healthy(pid: int, api_url: str, deadline: float) -> bool:
-    """Poll /api/health until it answers (True) or the process dies (False); raise on timeout."""
+def _wait_ours(pid: int, api_url: str, deadline: float) -> bool:
+    """Poll until our server answers at api_url (True) or the process dies (False).
+
+    Another home's server answering on the port is not ours: we wait for our process to bind
+    (or to die of "address already in use"). Raises ServerUnavailable at the deadline.
+    """
     while True:
-        if is_healthy(api_url, timeout=1.0):
+        if is_ours(api_url, timeout=1.0):
             return True
         if not _pid_alive(pid):
             return False
         if time.monotonic() > deadline:
             raise ServerUnavailable(
-                f"the Prefect server (pid {pid}) did not answer {api_url}/health in time; "
+                f"the Prefect server (pid {pid}) did not answer {api_url} in time; "
                 f"it may still be migrating its database; see {_log_path()}"
             )
         time.sleep(_POLL)
 
 
+def _adopt(pending: dict[str, Any], deadline: float) -> bool:
+    """Wait for a server already spawned (by us, or a starter that was killed); True once it is
+    up and ours, when it becomes the state file's server."""
+    pid, url = pending.get("pid"), pending.get("api_url")
+    if not (isinstance(pid, int) and isinstance(url, str) and _is_prefect_server(pid)):
+        return False
+    if not _wait_ours(pid, url, deadline):
+        return False
+    _write_json(_state_path(), pending)
+    return True
+
+
 def _start_locked(port: int | None, deadline: float) -> ServerStatus:
     status = _managed_status()
     if status.running and status.pid and status.api_url:
-        if status.healthy or _wait_healthy(status.pid, status.api_url, deadline):
+        if status.healthy or _wait_ours(status.pid, status.api_url, deadline):
             return _managed_status()
+    _unlink(_state_path())
+    pending = _read_json(_starting_path())
+    if pending and _adopt(pending, deadline):
+        _unlink(_starting_path())
+        return _managed_status()
     attempts = 1 if port else 3  # a port we picked may be taken before the server binds it
     for _ in range(attempts):
         chosen = _pick_port(port)
-        api_url = f"http://{HOST}:{chosen}/api"
         pid = _spawn(chosen)
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_state({"pid": pid, "port": chosen, "api_url": api_url, "started_at": started})
-        if _wait_healthy(pid, api_url, deadline):
+        pending = {"pid": pid, "port": chosen, "api_url": f"http://{HOST}:{chosen}/api"}
+        _write_json(_starting_path(), {**pending, "started_at": started})
+        adopted = _adopt({**pending, "started_at": started}, deadline)
+        _unlink(_starting_path())
+        if adopted:
             return _managed_status()
-        _clear_state()
-        port = 0 if port is None else port  # the preferred port failed: any free one next
+        port = 0 if port is None else port  # the preferred port was taken: any free one next
     raise ServerUnavailable(f"the Prefect server exited during start-up: {_log_tail()}")
 
 
 def start_server(port: int | None = None, timeout: float = 120) -> ServerStatus:
-    """Start (or reuse) the managed server for this PREFECT_HOME and wait for /api/health.
+    """Start (or reuse) the managed server for this PREFECT_HOME; wait until it answers as ours.
 
     port None: $YTARCHIVE_PREFECT_PORT, $PREFECT_SERVER_API_PORT or 4200 if free, else any free
-    port; 0: any free port; else exactly that port.
+    port; 0: any free port; else exactly that port. A start whose port another process took
+    first tries again on a free port (not with an explicit port).
     Two callers at once make one server: the start is under a file lock.
     """
     deadline = time.monotonic() + timeout
@@ -380,21 +443,24 @@ def start_server(port: int | None = None, timeout: float = 120) -> ServerStatus:
 def stop_server(timeout: float = 20.0) -> bool:
     """Stop the managed server (SIGTERM to its process group, SIGKILL if it lingers)."""
     with _start_lock(timeout):
-        state = _read_state() or {}
-        pid = state.get("pid")
-        if not isinstance(pid, int) or not _is_prefect_server(pid):
-            _clear_state()
-            return False
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        pids = [(_read_json(p) or {}).get("pid") for p in (_state_path(), _starting_path())]
+        live = [pid for pid in pids if isinstance(pid, int) and _is_prefect_server(pid)]
+        for pid in live:
+            _stop_pid(pid, timeout)
+        _unlink(_state_path())
+        _unlink(_starting_path())
+        return bool(live)
+
+
+def _stop_pid(pid: int, timeout: float) -> None:
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        while _pid_alive(pid) and time.monotonic() < deadline + 5:
             time.sleep(0.1)
-        if _pid_alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-            while _pid_alive(pid) and time.monotonic() < deadline + 5:
-                time.sleep(0.1)
-        _clear_state()
-        return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -408,15 +474,15 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 def ensure_server(timeout: float = 120, port: int | None = None) -> str:
     """The API url to use: PREFECT_API_URL if set (and healthy), else our server, started if needed.
 
+    A PREFECT_API_URL that names our own server's address must be answered by our server.
     port is used only when our server has to be started (see start_server).
     """
     env_url = os.environ.get("PREFECT_API_URL")
-    if env_url:
+    ours = (_read_state() or {}).get("api_url")
+    if env_url and not _same_url(env_url, ours):
         if is_healthy(env_url):
             return env_url.rstrip("/")
-        ours = (_read_state() or {}).get("api_url")
-        if not _same_url(env_url, ours):
-            raise ServerUnavailable(f"PREFECT_API_URL {env_url} does not answer {env_url}/health")
+        raise ServerUnavailable(f"PREFECT_API_URL {env_url} does not answer {env_url}/health")
     status = _managed_status()
     if status.healthy and status.api_url:
         return status.api_url

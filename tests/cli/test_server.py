@@ -78,8 +78,14 @@ def test_health_without_a_server_warns_but_passes(tmp_path: Path) -> None:
     assert not (tmp_path / "home" / "ytarchive-server" / "server.json").exists()  # none started
     assert checks["ffmpeg"]["status"] == "ok"
     assert "ffmpeg" in checks["ffmpeg"]["detail"]
-    assert checks["yt-dlp"]["status"] == "ok"
+    assert checks["yt-dlp"]["status"] in {"ok", "warn"}  # warn once the release is 60 days old
     assert checks["yt-dlp"]["detail"].startswith("yt-dlp 20")
+    assert "days ago" in checks["yt-dlp"]["detail"]
+    runtime = checks["js runtime"]
+    assert runtime["status"] == "ok", runtime
+    assert runtime["detail"].startswith("deno 2.") and "/deno" in runtime["detail"]
+    assert checks["scheduler"]["status"] == "skipped"
+    assert checks["server log"]["status"] == "ok"
     assert checks["output dir"]["status"] == "ok"
     assert checks["disk"]["status"] in {"ok", "warn"}
     assert "GB free" in checks["disk"]["detail"]
@@ -120,8 +126,65 @@ def test_health_never_prints_the_api_key(tmp_path: Path) -> None:
 def test_health_table_lists_every_check(tmp_path: Path) -> None:
     result = ytarchive("health", env=_fresh(tmp_path))
     assert result.returncode == 0, result.stderr
-    for name in ("prefect", "ffmpeg", "yt-dlp", "output dir", "catalog", "disk"):
+    for name in ("prefect", "server log", "scheduler", "ffmpeg", "yt-dlp", "js runtime"):
         assert name in result.stdout
+    for name in ("output dir", "catalog", "disk"):
+        assert name in result.stdout
+
+
+# The line Prefect's scheduler logs when it fails (as every loop did with SQLAlchemy 2.1)
+SCHEDULER_ERROR = (
+    "09:12:01.338 | ERROR   | prefect.server.services.scheduler - Error scheduling deployment "
+    "UUID('645e3933-6a0f-450f-bbcc-c3886ec12674')."
+)
+
+
+def test_status_and_health_say_when_the_server_log_holds_errors(tmp_path: Path) -> None:
+    env = _fresh(tmp_path)
+    log = tmp_path / "home" / "ytarchive-server" / "server.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(
+        f"--- ytarchive: starting Prefect server on 127.0.0.1:4200 at x\n{SCHEDULER_ERROR}\n"
+    )
+    status = json.loads(ytarchive("server", "status", "--format", "json", env=env).stdout)
+    assert (status["log_errors"], status["last_log_error"]) == (1, SCHEDULER_ERROR)
+    table = ytarchive("server", "status", env=env).stdout
+    assert "log_errors" in table and "prefect.server.services.scheduler" in table
+    result = ytarchive("health", "--format", "json", env=env)
+    assert result.returncode == 0  # a warning, not a failure
+    check = _checks(result)["server log"]
+    assert check["status"] == "warn"
+    assert "1 ERROR line" in check["detail"] and "Error scheduling deployment" in check["detail"]
+    assert str(log) in check["detail"]
+
+
+def test_check_ytdlp_warns_with_the_upgrade_once_the_release_is_old() -> None:
+    from datetime import timedelta
+
+    from ytarchive.cli.cmd_server import _check_ytdlp
+    from ytarchive.jsruntime import ytdlp_release_age
+
+    released = ytdlp_release_age().released
+    old = _check_ytdlp(released + timedelta(days=75))
+    assert old["status"] == "warn"
+    assert "75 days ago" in old["detail"]
+    assert "uv lock --upgrade-package yt-dlp && uv sync" in old["detail"]
+    assert _check_ytdlp(released + timedelta(days=10))["status"] == "ok"
+
+
+def test_check_js_runtime_fails_with_the_fix_when_there_is_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ytarchive import jsruntime
+    from ytarchive.cli.cmd_server import _check_js_runtime
+
+    # No deno wheel (it is a dependency, so this stands in for a broken install) and no
+    # runtime on PATH.
+    monkeypatch.setattr(jsruntime, "_wheel_deno", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    check = _check_js_runtime()
+    assert check["status"] == "fail"
+    assert "uv sync" in check["detail"] and "storyboards" in check["detail"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,6 +229,34 @@ def test_health_with_the_sessions_server(prefect_server: str, tmp_path: Path) ->
     assert checks["prefect"]["status"] == "ok"
     assert prefect_server in checks["prefect"]["detail"]
     assert checks["ffmpeg"]["status"] == "ok"
+    assert checks["scheduler"]["status"] == "ok", checks["scheduler"]
+    assert checks["js runtime"]["status"] == "ok"
+
+
+@pytest.mark.slow
+def test_health_warns_when_a_scheduled_deployment_has_no_run_ahead(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    """A deployment whose active schedule yields no run ahead (here: its one date is past)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.client.schemas.schedules import RRuleSchedule
+
+    ended = RRuleSchedule(rrule="DTSTART:20200101T000000\nRRULE:FREQ=DAILY;COUNT=1")
+    with get_client(sync_client=True) as client:
+        deployment_id = client.create_deployment(
+            flow_id=client.create_flow_from_name("health-check-flow"),
+            name="ended-schedule",
+            schedules=[DeploymentScheduleCreate(schedule=ended, active=True)],
+        )
+    try:
+        result = ytarchive("health", "--format", "json", env=_env(tmp_path))
+        check = _checks(result)["scheduler"]
+        assert check["status"] == "warn", check
+        assert "ended-schedule" in check["detail"] and "no Scheduled run ahead" in check["detail"]
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_deployment(deployment_id)
 
 
 @pytest.mark.slow

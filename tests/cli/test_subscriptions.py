@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -85,17 +86,34 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> object:
     return json.loads(capsys.readouterr().out)
 
 
-def _schedule_a_run(deployment_id: str) -> datetime:
-    """A Scheduled run soon, as the server's scheduler makes them (it runs once a minute)."""
-    from prefect.client.orchestration import get_client
-    from prefect.states import Scheduled
+def _next(now: datetime, zone: str, hour: int, weekday: int | None = None) -> datetime:
+    """The first time after now that is `hour`:00 in `zone` (on `weekday`, 0 = Monday)."""
+    local = now.astimezone(ZoneInfo(zone))
+    for days in range(8):
+        day = (local + timedelta(days=days)).date()
+        at = datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(zone))
+        if at > now and (weekday is None or at.weekday() == weekday):
+            return at.astimezone(UTC)
+    raise AssertionError("unreachable")
 
-    when = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=2)
-    with get_client(sync_client=True) as client:
-        client.create_flow_run_from_deployment(
-            UUID(deployment_id), state=Scheduled(scheduled_time=when)
-        )
-    return when
+
+def _listed_with_next_runs(
+    capsys: pytest.CaptureFixture[str], names: set[str], timeout: float = 60.0
+) -> dict[str, dict]:
+    """`subscriptions -f json` once the server's scheduler has made a run ahead for each name.
+
+    The session server schedules a new or updated deployment within a few seconds (see
+    tests/prefect_fixtures.py): nothing here makes a run.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = _json(capsys, ["subscriptions", "--format", "json"])
+        mine = {row["name"]: row for row in listed if row["name"] in names}
+        if set(mine) == names and all(r["next_run"] for r in mine.values()):
+            return mine
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server's scheduler made no run ahead within {timeout:.0f}s: {mine}")
+        time.sleep(1.0)
 
 
 @pytest.mark.slow
@@ -140,23 +158,22 @@ def test_subscribe_list_update_unsubscribe(
             "best",
         )
 
-        when = _schedule_a_run(updated["deployment_id"])
-        listed = _json(capsys, ["subscriptions", "--format", "json"])
-        mine = {
-            row["name"]: row
-            for row in listed
-            if row["name"] in ("sub-PLsubscribeCliTest01", "sub-@cli-subscriber")
-        }
-        assert set(mine) == {"sub-PLsubscribeCliTest01", "sub-@cli-subscriber"}
+        now = datetime.now(UTC)
+        mine = _listed_with_next_runs(capsys, {"sub-PLsubscribeCliTest01", "sub-@cli-subscriber"})
         assert mine["sub-PLsubscribeCliTest01"]["url"] == PLAYLIST
         assert mine["sub-PLsubscribeCliTest01"]["cron"] == "0 6 * * 1"
         assert mine["sub-@cli-subscriber"]["active"] is True
+        # The next runs are the ones the server's scheduler made from each cron: the updated
+        # schedule's (Mondays 06:00 in Paris), not the replaced "*/30" one's.
         next_run = datetime.fromisoformat(mine["sub-PLsubscribeCliTest01"]["next_run"])
-        assert next_run == when
+        assert next_run == _next(now, "Europe/Paris", 6, weekday=0)
+        nightly = datetime.fromisoformat(mine["sub-@cli-subscriber"]["next_run"])
+        assert nightly == _next(now, "UTC", 3)
 
         assert main(["subscriptions"]) == 0
         table = capsys.readouterr().out
         assert "sub-PLsubscribeCliTest01" in table and "0 6 * * 1" in table
+        assert next_run.strftime("%Y-%m-%d") in table  # the next run shows in the table too
     finally:
         main(["unsubscribe", CHANNEL])
         assert main(["unsubscribe", PLAYLIST]) == 0

@@ -127,3 +127,29 @@ def child_runs(flow_run_id: Any) -> list[Any]:
                 parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id])
             )
         )
+
+
+def first_scheduled_run(deployment_id: Any, timeout: float = 30.0) -> Any:
+    """The earliest run the server's scheduler made for the deployment (waits for it to act)."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    wanted = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+    deadline = time.monotonic() + timeout
+    with client() as c:
+        while True:
+            runs = c.read_flow_runs(
+                deployment_filter=wanted, sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=1
+            )
+            if runs:
+                assert runs[0].auto_scheduled, "a run the scheduler did not make"
+                return runs[0]
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server's scheduler made no run for {deployment_id} in time")
+            time.sleep(0.5)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_server_log.py reads the session server's log after every other test has run."""
+    last = [item for item in items if item.path.name == "test_server_log.py"]
+    items[:] = [item for item in items if item not in last] + last

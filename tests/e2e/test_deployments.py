@@ -8,12 +8,13 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import child_runs, client, wait_final
+from tests.e2e.conftest import child_runs, client, first_scheduled_run, wait_final
 from ytarchive.layout import find_video_files
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -30,7 +31,11 @@ def _archived(root: Path, ids: list[str]) -> set[str]:
 def test_sync_subscriptions_deployment_runs_on_a_process_worker(
     deployed: dict[str, str], ytarchive_env, testbed, workers
 ) -> None:
-    """Trigger `sync-subscriptions` for a stand-in playlist; a worker runs it from the checkout."""
+    """Trigger `sync-subscriptions` for a stand-in playlist; a worker runs it from the checkout.
+
+    This deployment has no schedule: it is "sync now", so a run made from it by hand is what a
+    user does (the UI's Run button, `prefect deployment run`).
+    """
     playlist = testbed.lib.make_playlist(3)
     with client() as c:
         run = c.create_flow_run_from_deployment(
@@ -102,11 +107,16 @@ class _SlotWatch:
 def test_two_workers_overlapping_subscriptions_download_each_video_once(
     deployed: dict[str, str], ytarchive_env, testbed, workers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two subscriptions sharing two videos, run at once by two workers, fleet limit of 1."""
+    """Two subscriptions sharing two videos, run at once by two workers, fleet limit of 1.
+
+    Both are scheduled for the same moment a few seconds ahead (an hourly interval anchored
+    there); the server's scheduler makes the runs and the workers take them.
+    """
     from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+    from prefect.client.schemas.schedules import IntervalSchedule
 
     from deployments.pool import ensure_download_limit
-    from deployments.subscriptions import cron_schedule, subscribe, unsubscribe
+    from deployments.subscriptions import subscribe, unsubscribe
     from ytarchive.names import DOWNLOAD_LIMIT
 
     lib = testbed.lib
@@ -130,15 +140,14 @@ def test_two_workers_overlapping_subscriptions_download_each_video_once(
     with client() as c:
         if not ensure_download_limit(c, 1):
             c.update_global_concurrency_limit(DOWNLOAD_LIMIT, GlobalConcurrencyLimitUpdate(limit=1))
-        subs = [
-            subscribe(c, _url(p), cron_schedule("0 3 * * *"), "360p")[0] for p in (first, second)
-        ]
+        soon = datetime.now(UTC) + timedelta(seconds=10)
+        hourly = IntervalSchedule(interval=timedelta(hours=1), anchor_date=soon)
+        subs = [subscribe(c, _url(p), hourly, "360p")[0] for p in (first, second)]
     try:
-        with client() as c:
-            runs = [c.create_flow_run_from_deployment(s.deployment_id) for s in subs]
+        runs = [first_scheduled_run(s.deployment_id) for s in subs]
+        assert {r.expected_start_time for r in runs} == {soon}
         # Long-running workers taking one run at a time: whichever polls first takes a run
         # (a worker that loses the race for a run aborts it and polls again a second later).
-        monkeypatch.setenv("PREFECT_WORKER_QUERY_SECONDS", "1")
         with _SlotWatch(DOWNLOAD_LIMIT) as slots:
             pair = [workers(name, ["--limit", "1"]) for name in ("worker-a", "worker-b")]
             finals = [wait_final(r.id, timeout=240) for r in runs]
@@ -171,53 +180,84 @@ def test_two_workers_overlapping_subscriptions_download_each_video_once(
     assert _most_at_once(_windows(requests)) == 1, "two videos downloaded at once with 1 slot"
 
 
-def test_serve_runs_a_subscription_added_from_the_cli(
+def _next_cron(now: datetime, minute: int, hour: int, weekday: int | None = None) -> datetime:
+    """The first UTC time after now at hour:minute (on weekday, 0 = Monday)."""
+    for days in range(8):
+        day = (now + timedelta(days=days)).date()
+        at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+        if at > now and (weekday is None or at.weekday() == weekday):
+            return at
+    raise AssertionError("unreachable")
+
+
+def test_subscribe_and_serve_archive_on_schedule(
     deployed: dict[str, str], ytarchive_env, testbed, tmp_path: Path
 ) -> None:
-    """`ytarchive serve` (worker of the pool) runs a subscription `ytarchive subscribe` made."""
+    """Issue 11's done-when: only `ytarchive subscribe URL --cron "* * * * *"` and `ytarchive
+    serve`; the server's scheduler makes the run, serve's worker takes it, the playlist is
+    archived within two minutes. serve applied prefect.yaml, so the server also schedules its
+    two scheduled deployments (refresh-metadata weekly, retry-failed daily)."""
     from ytarchive.names import DOWNLOAD_LIMIT
+    from deployments.subscriptions import unsubscribe
 
     playlist = testbed.lib.make_playlist(2)
     url = _url(playlist)
-    env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1"}
     cli = [sys.executable, "-m", "ytarchive"]
+    with client() as c:  # as on a new server: serve applies them (the session paused them)
+        for name in ("refresh-metadata", "retry-failed"):
+            c.delete_deployment(c.read_deployment_by_name(f"{name}/{name}").id)
+    subscribed = datetime.now(UTC)
     made = subprocess.run(
-        [*cli, "subscribe", url, "--cron", "0 3 * * *", "-q", "360p", "-f", "json"],
+        [*cli, "subscribe", url, "--cron", "* * * * *", "-q", "360p", "-f", "json"],
         capture_output=True,
         text=True,
-        env=env,
         timeout=120,
     )
     assert made.returncode == 0, made.stderr
     log = tmp_path / "serve.log"
     with open(log, "wb") as fh:
         serve = subprocess.Popen(
-            [*cli, "serve", "--no-deploy", "--slots", "2"],
+            [*cli, "serve", "--slots", "2"],
             cwd=tmp_path,
-            env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     try:
+        root = ytarchive_env.output_dir
+        deadline = time.monotonic() + 120
+        while _archived(root, playlist.video_ids) != set(playlist.video_ids):
+            output = log.read_text(errors="replace")
+            assert serve.poll() is None and time.monotonic() < deadline, output[-3000:]
+            time.sleep(1.0)
+        assert "Prefect UI: http://127.0.0.1:" in log.read_text(errors="replace")
         with client() as c:
-            deployment = c.read_deployment_by_name(f"sync-subscriptions/sub-{playlist.playlist_id}")
-            run = c.create_flow_run_from_deployment(deployment.id)
-        final = wait_final(run.id, timeout=180)
-        output = log.read_text(errors="replace")
-        assert final.state_type.value == "COMPLETED", f"{final.state}\n{output[-3000:]}"
-        assert "Prefect UI: http://127.0.0.1:" in output
-        with client() as c:
+            sub = c.read_deployment_by_name(f"sync-subscriptions/sub-{playlist.playlist_id}")
             limit = c.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
+            yaml_runs = {
+                name: first_scheduled_run(c.read_deployment_by_name(f"{name}/{name}").id)
+                for name in ("refresh-metadata", "retry-failed")
+            }
+        run = first_scheduled_run(sub.id)  # made by the scheduler on the next minute
+        assert run.expected_start_time.second == 0
+        assert subscribed < run.expected_start_time <= subscribed + timedelta(seconds=100)
+        final = wait_final(run.id, timeout=120)
+        assert final.state_type.value == "COMPLETED", final.state
         assert limit.limit == 2  # serve made the fleet's limit (it did not exist)
+        # prefect.yaml: refresh-metadata "0 4 * * 0" and retry-failed "30 5 * * *", in UTC.
+        now = datetime.now(UTC)
+        assert yaml_runs["refresh-metadata"].expected_start_time == _next_cron(now, 0, 4, 6)
+        assert yaml_runs["retry-failed"].expected_start_time == _next_cron(now, 30, 5)
     finally:
+        with client() as c:
+            unsubscribe(c, url)  # its scheduled runs go with it
         os.killpg(serve.pid, signal.SIGTERM)
         serve.wait(timeout=30)
         with client() as c:
             c.delete_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
-        from deployments.subscriptions import unsubscribe
+            for name in ("refresh-metadata", "retry-failed"):  # paused again, as `deployed` has
+                c.pause_deployment(c.read_deployment_by_name(f"{name}/{name}").id)
+    from ytarchive.catalog import Catalog
 
-        with client() as c:
-            unsubscribe(c, url)
-    assert _archived(ytarchive_env.output_dir, playlist.video_ids) == set(playlist.video_ids)
+    assert Catalog(root).settled_ids(playlist.video_ids) == set(playlist.video_ids)

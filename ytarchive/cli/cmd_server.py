@@ -16,7 +16,16 @@ from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, render
 
 # No prefect import here: these commands only talk HTTP to the server (ytarchive.prefect_server).
 
-_STATUS_COLUMNS = ["managed", "running", "healthy", "api_url", "ui_url", "pid", "log_path"]
+_STATUS_COLUMNS = [
+    "managed",
+    "running",
+    "healthy",
+    "api_url",
+    "ui_url",
+    "pid",
+    "log_path",
+    "log_errors",
+]
 _HEALTH_COLUMNS = ["check", "status", "detail"]
 _LOW_DISK_BYTES = 1 << 30
 _PROBE_VIDEO_ID = "dQw4w9WgXcQ"
@@ -32,7 +41,8 @@ def _show_status(status: Any, fmt: OutputFormat, note: str | None = None) -> Non
     if fmt is OutputFormat.csv:
         render([data], fmt, columns=_STATUS_COLUMNS + (["note"] if note else []))
         return
-    fields = _STATUS_COLUMNS + ["prefect_home", "started_at"] + (["note"] if note else [])
+    fields = _STATUS_COLUMNS + ["last_log_error", "prefect_home", "started_at"]
+    fields += ["note"] if note else []
     rows = [{"field": f, "value": data.get(f)} for f in fields]
     render(rows, fmt, columns=["field", "value"], title="Prefect server")
 
@@ -79,6 +89,8 @@ def server_stop(fmt: OutputFormat = FormatOption) -> None:
 def server_status_command(fmt: OutputFormat = FormatOption) -> None:
     """Show the Prefect server flows run against: ours (managed) or PREFECT_API_URL's.
 
+    For our own server, `log_errors` counts the ERROR lines its log holds since it started
+    (the scheduler and the other services log there) and `last_log_error` shows the latest.
     Exit code 1 when it is not running and healthy.
 
     Example: ytarchive server status --format json
@@ -100,16 +112,13 @@ def _check(name: str, status: str, detail: str) -> dict[str, str]:
     return {"check": name, "status": status, "detail": detail}
 
 
-def _check_prefect() -> dict[str, str]:
+def _check_prefect(status: Any) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
-
-    from ytarchive.prefect_server import server_status
 
     try:
         prefect_version = f"prefect {version('prefect')}"
     except PackageNotFoundError:
         return _check("prefect", "fail", "prefect is not installed")
-    status = server_status()
     if status.healthy:
         where = "local server" if status.managed else "PREFECT_API_URL"
         pid = f", pid {status.pid}" if status.pid else ""
@@ -147,13 +156,79 @@ def _check_ffmpeg() -> dict[str, str]:
     return _check("ffmpeg", "ok", f"{label} at {path}")
 
 
-def _check_ytdlp() -> dict[str, str]:
+def _check_ytdlp(today: Any = None) -> dict[str, str]:
     from ytarchive.downloader import ytdlp_version
+    from ytarchive.jsruntime import STALE_AFTER_DAYS, UPGRADE_YTDLP, ytdlp_release_age
 
     try:
-        return _check("yt-dlp", "ok", f"yt-dlp {ytdlp_version()}")
+        version = ytdlp_version()
     except Exception as exc:  # noqa: BLE001 - any import failure is the finding
         return _check("yt-dlp", "fail", f"cannot import yt-dlp: {exc}")
+    age = ytdlp_release_age(today)
+    if age is None:
+        return _check("yt-dlp", "ok", f"yt-dlp {version}")
+    detail = f"yt-dlp {version}, released {age.released} ({age.days} days ago)"
+    if age.stale:
+        return _check(
+            "yt-dlp",
+            "warn",
+            f"{detail}: over {STALE_AFTER_DAYS} days old, and YouTube breaks old releases "
+            f"within weeks; upgrade: {UPGRADE_YTDLP}",
+        )
+    return _check("yt-dlp", "ok", detail)
+
+
+def _check_js_runtime() -> dict[str, str]:
+    from ytarchive.jsruntime import find_js_runtime
+
+    runtime = find_js_runtime()
+    if runtime is None:
+        return _check(
+            "js runtime",
+            "fail",
+            "no JavaScript runtime for YouTube's challenges (deno >= 2.3, node >= 22 or "
+            "bun >= 1.2.11); without one YouTube offers only storyboards. Fix: uv sync "
+            "(the deno wheel is a dependency) or put deno on PATH",
+        )
+    return _check("js runtime", "ok", f"{runtime} at {runtime.path}")
+
+
+def _check_server_log(status: Any) -> dict[str, str]:
+    if not status.managed:
+        return _check("server log", "skipped", "PREFECT_API_URL's server: its log is not ours")
+    if not status.log_errors:
+        return _check("server log", "ok", f"no ERROR line since it started: {status.log_path}")
+    return _check(
+        "server log",
+        "warn",
+        f"{status.log_errors} ERROR line(s) since the server started; latest: "
+        f"{status.last_log_error} (see {status.log_path})",
+    )
+
+
+def _check_scheduler(status: Any) -> dict[str, str]:
+    from ytarchive.server_checks import scheduler_report
+
+    if not (status.healthy and status.api_url):
+        return _check("scheduler", "skipped", "no Prefect server answers")
+    try:
+        report = scheduler_report(status.api_url)
+    except (OSError, ValueError) as exc:
+        return _check("scheduler", "fail", f"cannot read deployments: {_one_line(exc)}")
+    if not report.scheduled:
+        return _check("scheduler", "ok", "no deployment has an active schedule")
+    if report.without_runs:
+        names = ", ".join(report.without_runs[:10])
+        return _check(
+            "scheduler",
+            "warn",
+            f"no Scheduled run ahead for {len(report.without_runs)} of "
+            f"{len(report.scheduled)} scheduled deployments ({names}): the server's scheduler "
+            "is not creating runs; see the server log",
+        )
+    return _check(
+        "scheduler", "ok", f"{len(report.scheduled)} scheduled deployments, each with runs ahead"
+    )
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -261,19 +336,28 @@ def health(
     ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Check what archiving needs: Prefect API, ffmpeg, yt-dlp, output dir, catalog, API key, disk.
+    """Check what archiving needs: Prefect API, its log and scheduler, ffmpeg, yt-dlp, JS runtime,
+    output dir, catalog, API key, disk.
 
-    Never starts a server. Exit code 1 if any check fails (warnings do not fail).
+    `server log` warns when the local server logged ERROR lines since it started; `scheduler`
+    warns when a deployment with an active schedule has no Scheduled run ahead; `yt-dlp` warns
+    when the release is over 60 days old. Never starts a server. Exit code 1 if any check fails
+    (warnings do not fail).
 
     Example: ytarchive health --check-key --format json
     """
     from ytarchive.cli.app import settings_from_cli
+    from ytarchive.prefect_server import server_status
 
     settings = settings_from_cli()
+    status = server_status()
     rows = [
-        _check_prefect(),
+        _check_prefect(status),
+        _check_server_log(status),
+        _check_scheduler(status),
         _check_ffmpeg(),
         _check_ytdlp(),
+        _check_js_runtime(),
         _check_output_dir(settings.output_dir),
         _check_catalog(settings),
     ]
