@@ -197,8 +197,8 @@ def test_subscribe_and_serve_archive_on_schedule(
     serve`; the server's scheduler makes the run, serve's worker takes it, the playlist is
     archived within two minutes. serve applied prefect.yaml, so the server also schedules its
     two scheduled deployments (refresh-metadata weekly, retry-failed daily)."""
-    from ytarchive.names import DOWNLOAD_LIMIT
     from deployments.subscriptions import unsubscribe
+    from ytarchive.names import DOWNLOAD_LIMIT
 
     playlist = testbed.lib.make_playlist(2)
     url = _url(playlist)
