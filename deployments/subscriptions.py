@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ __all__ = [
     "Subscription",
     "subscription_name",
     "cron_schedule",
+    "job_variables",
     "subscribe",
     "list_subscriptions",
     "unsubscribe",
@@ -77,8 +79,21 @@ def _parameter_schema() -> dict[str, Any]:
     return parameter_schema(sync_subscriptions_flow).model_dump()
 
 
+def job_variables(cookies_file: Path | None) -> dict[str, Any]:
+    """The deployment's job variables: the worker's runs read a cookie file from its path, set
+    as YTARCHIVE_COOKIES_FILE in their environment (never a parameter, never the contents)."""
+    if cookies_file is None:
+        return {}
+    return {"env": {"YTARCHIVE_COOKIES_FILE": str(cookies_file)}}
+
+
 def subscribe(
-    client: Any, url: str, schedule: Any, quality: str | None = None
+    client: Any,
+    url: str,
+    schedule: Any,
+    quality: str | None = None,
+    *,
+    cookies_file: Path | None = None,
 ) -> tuple[Subscription, bool]:
     """Create or update the subscription's deployment. Returns it and whether it is new."""
     ref = parse_playlist_ref(url)
@@ -97,11 +112,17 @@ def subscribe(
         parameter_openapi_schema=_parameter_schema(),
         enforce_parameter_schema=True,
         pull_steps=PULL_STEPS,
+        job_variables=job_variables(cookies_file) or _kept_job_variables(existing),
         schedules=[DeploymentScheduleCreate(schedule=schedule, active=True)],
         paused=False,
     )
     # The API upserts by flow and name: an update replaces parameters and schedules.
     return subscription_of(client.read_deployment(deployment_id)), existing is None
+
+
+def _kept_job_variables(existing: Any) -> dict[str, Any]:
+    """Subscribing again without --cookies keeps the cookie file the subscription had."""
+    return dict(getattr(existing, "job_variables", None) or {})
 
 
 def unsubscribe(client: Any, url: str) -> Subscription:

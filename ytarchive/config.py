@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,9 +17,20 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "QUALITIES", "load_settings"]
+__all__ = ["Settings", "QUALITIES", "load_settings", "parse_bytes"]
 
 QUALITIES = ("best", "worst", "2160p", "1440p", "1080p", "720p", "480p", "360p", "bestaudio")
+
+_BYTES = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[KMGTPEZY]?)", re.IGNORECASE)
+_UNITS = ["", *"KMGTPEZY"]
+
+
+def parse_bytes(text: str) -> int:
+    """A byte count as yt-dlp's --limit-rate reads it: 500K, 4.2M, 1G (powers of 1024)."""
+    m = _BYTES.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"not a byte count: {text!r} (use e.g. 500K or 4.2M)")
+    return round(float(m["num"]) * 1024 ** _UNITS.index(m["unit"].upper()))
 
 
 class Settings(BaseSettings):
@@ -56,6 +68,28 @@ class Settings(BaseSettings):
     # Apprise URLs (space or comma separated) told when a run archives videos or fails. Secret:
     # such URLs carry the service's tokens.
     notify: SecretStr | None = None
+    # -- YouTube in the real world (README): cookies, politeness, yt-dlp options we do not model.
+    # The cookie file's path may be logged; its contents are a secret and are never logged.
+    cookies_file: Path | None = None
+    cookies_from_browser: str | None = None  # yt-dlp's BROWSER[+KEYRING][:PROFILE][::CONTAINER]
+    # Unset: YouTube's defaults below for YouTube URLs, nothing for other sites. Set (even to 0):
+    # that value for every site.
+    sleep_requests: float | None = Field(default=None, ge=0, le=3600)
+    sleep_interval: float | None = Field(default=None, ge=0, le=3600)
+    max_sleep_interval: float | None = Field(default=None, ge=0, le=3600)
+    rate_limit: int | None = Field(default=None, ge=1)  # bytes a second; "500K", "4.2M" accepted
+    # [ytdlp] in ytarchive.toml: passed to YoutubeDL as options (ytarchive's own options refused).
+    ytdlp: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _parse_rate_limit(cls, value: Any) -> Any:
+        return parse_bytes(value) if isinstance(value, str) else value
+
+    @field_validator("cookies_file", "cookies_from_browser", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @classmethod
     def settings_customise_sources(
@@ -172,7 +206,7 @@ def _problem(error: Mapping[str, Any], secret: bool) -> str:
         return f"not true or false{shown}"
     if kind in ("path_type", "path_not_file", "path_not_directory"):
         return f"not a path{shown}"
-    message = str(error.get("msg", "not valid"))
+    message = str(error.get("msg", "not valid")).removeprefix("Value error, ")
     return message.replace("Input should be", "must be").replace("Input", "the value")
 
 

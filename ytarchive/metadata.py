@@ -106,7 +106,7 @@ class MetadataService:
 
         url = self.settings.video_url(ref.video_id) if ref.video_id else ref.url
         try:
-            return ytdlp_video_metadata(url, video_id=ref.video_id)
+            return ytdlp_video_metadata(url, video_id=ref.video_id, settings=self.settings)
         except Unavailable as exc:
             return VideoMetadata(
                 video_id=ref.key,
@@ -122,13 +122,13 @@ class MetadataService:
         from ytarchive.downloader import ytdlp_playlist
 
         if isinstance(ref, PlaylistRef):
-            return ytdlp_playlist(ref.url, ref.playlist_id)
+            return ytdlp_playlist(ref.url, ref.playlist_id, settings=self.settings)
         if ref.channel_id:  # a channel's uploads are the playlist UU + the id's tail
             uploads = "UU" + ref.channel_id[2:]
             url = f"https://www.youtube.com/playlist?list={uploads}"
-            info, items = ytdlp_playlist(url, uploads)
+            info, items = ytdlp_playlist(url, uploads, settings=self.settings)
         else:
-            info, items = ytdlp_playlist(ref.url.rstrip("/") + "/videos")
+            info, items = ytdlp_playlist(ref.url.rstrip("/") + "/videos", settings=self.settings)
         info.url = ref.url
         return info, items
 

@@ -8,7 +8,7 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
@@ -36,7 +36,8 @@ _VTT = "text/vtt; charset=utf-8"
 
 @dataclass
 class MediaRequest:
-    """One request as the server saw it (`kind`: "manifest", "media", "subtitle" or "other").
+    """One request as the server saw it (`kind`: "manifest", "media", "subtitle" or "other"),
+    with the headers it carried.
 
     `fault` names what refused it: an injected fault kind, "site" (refuse_all) or "cookie".
     """
@@ -49,6 +50,7 @@ class MediaRequest:
     range: str | None = None
     bytes_sent: int = 0
     fault: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # as sent (tests look for theirs)
 
 
 @dataclass
@@ -96,7 +98,14 @@ class _Handler(QuietHandler):
             kind = "subtitle"
         else:
             kind = "other"
-        rec = MediaRequest(self.command, path, video_id, kind, range=self.headers.get("Range"))
+        rec = MediaRequest(
+            self.command,
+            path,
+            video_id,
+            kind,
+            range=self.headers.get("Range"),
+            headers=dict(self.headers.items()),
+        )
         server._record(rec)
         refusal = server._refusal()
         if refusal is not None:

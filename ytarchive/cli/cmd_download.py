@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperCommand
 
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, playlist_app, render
+from ytarchive.cli.cookies import CookiesOption, check_cookies_option, cookies_env
 
 # Nothing heavy at import time: inputs are checked before Prefect (or yt-dlp) is loaded.
 
@@ -41,6 +42,7 @@ class Job:
     fmt: OutputFormat
     playlist: bool = False
     metadata_only: bool = False
+    cookies: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,6 +86,7 @@ def download(
     quality: str = QualityOption,
     output: Path = OutputOption,
     max_concurrent: int = ConcurrencyOption,
+    cookies: Path = CookiesOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive videos (and playlists or channels) with their metadata.
@@ -106,7 +109,7 @@ def download(
     elif not texts:
         raise InputError("nothing to download: give URLs, --batch FILE or --watch FILE")
     refs = parse_many(texts)
-    job = _job(texts, quality, output, max_concurrent, fmt)
+    job = _job(texts, quality, output, max_concurrent, fmt, cookies)
     if watch is not None:
         return _watch(job, watch)
     job.playlist = len(refs) == 1 and not _is_video(refs[0])
@@ -122,6 +125,7 @@ def playlist_download(
     metadata_only: bool = typer.Option(
         False, "--metadata-only", help="Record metadata (catalog and metadata/*.json) only."
     ),
+    cookies: Path = CookiesOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive a playlist or a channel's uploads; what the archive already holds is skipped.
@@ -131,7 +135,7 @@ def playlist_download(
     from ytarchive.refs import parse_playlist_ref
 
     ref = parse_playlist_ref(url)
-    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt)
+    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt, cookies)
     job.urls = [url]
     job.playlist = True
     job.metadata_only = metadata_only
@@ -144,12 +148,18 @@ def _job(
     output: Path | None,
     max_concurrent: int | None,
     fmt: OutputFormat,
+    cookies: Path | None = None,
 ) -> Job:
     from ytarchive.cli.app import settings_from_cli
-    from ytarchive.downloader import validate_quality
+    from ytarchive.downloader import check_site_settings, validate_quality
 
+    cookies = check_cookies_option(cookies)
     settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent)
-    return Job(urls=texts, settings=settings, quality=validate_quality(quality), fmt=fmt)
+    if cookies is not None:
+        settings = settings.model_copy(update={"cookies_file": cookies})
+    quality = validate_quality(quality)
+    check_site_settings(settings)
+    return Job(urls=texts, settings=settings, quality=quality, fmt=fmt, cookies=cookies)
 
 
 def _is_video(ref: Any) -> bool:
@@ -177,7 +187,7 @@ def _call_flow(flows: Any, job: Job, view: Any) -> Any:
         "max_concurrent": int(job.settings.max_concurrent),
         "return_state": True,
     }
-    with use_sink(view), view:
+    with use_sink(view), view, cookies_env(job.cookies):
         if job.playlist:
             return flows.archive_playlist_flow(
                 url=job.urls[0], metadata_only=job.metadata_only, **common

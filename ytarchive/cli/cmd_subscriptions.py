@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, render
+from ytarchive.cli.cookies import CookiesOption, check_cookies_option
 
 DEFAULT_CRON = "0 3 * * *"  # keep in step with deployments.subscriptions.DEFAULT_CRON
 COLUMNS = ["name", "url", "quality", "cron", "timezone", "active", "next_run"]
@@ -37,6 +39,7 @@ def subscribe(
     cron: str = typer.Option(DEFAULT_CRON, "--cron", help="When to sync, as a cron expression."),
     quality: str = typer.Option("best", "--quality", "-q", help="Quality to archive at."),
     timezone: str = typer.Option("UTC", "--timezone", help="Time zone of the cron expression."),
+    cookies: Path = CookiesOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Subscribe to a playlist or channel: archive its new videos on a cron schedule.
@@ -44,6 +47,8 @@ def subscribe(
     The subscription is a Prefect deployment (`sync-subscriptions/sub-<id>`) in the
     ytarchive-pool work pool: it shows in the Prefect UI and runs under `ytarchive serve` or any
     worker of the pool. Subscribing again to the same URL updates its schedule and quality.
+    `--cookies FILE` keeps the file's path (never its contents) in the deployment's job
+    variables as YTARCHIVE_COOKIES_FILE, so the worker's runs read the file.
 
     Example: ytarchive subscribe "https://www.youtube.com/@handle" --cron "0 * * * *" --quality 720p
     """
@@ -51,12 +56,13 @@ def subscribe(
 
     ref = parse_playlist_ref(url)
     _check_quality(quality)
+    cookies_file = check_cookies_option(cookies)
     from deployments.subscriptions import cron_schedule
     from deployments.subscriptions import subscribe as create
 
     schedule = cron_schedule(cron, timezone)  # all input checked before anything starts
     with _client() as client:
-        sub, created = create(client, ref.url, schedule, quality)
+        sub, created = create(client, ref.url, schedule, quality, cookies_file=cookies_file)
     if fmt is OutputFormat.json:
         emit_json({**sub.as_dict(), "created": created})
         return

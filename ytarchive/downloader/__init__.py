@@ -1,15 +1,17 @@
-"""yt-dlp, and only here: downloads, keyless metadata, quality -> format, progress, errors."""
+"""yt-dlp, and only here: downloads, keyless metadata, formats, cookies, progress, errors."""
 
 from ytarchive.downloader.errors import classify_error
 from ytarchive.downloader.metadata import (
     media_key,
     metadata_from_info,
+    strip_cookies,
     ytdlp_playlist,
     ytdlp_video_metadata,
 )
 from ytarchive.downloader.options import (
     QUALITY_FORMATS,
     base_options,
+    check_site_settings,
     ffmpeg_location,
     format_for_quality,
     validate_quality,
@@ -23,6 +25,7 @@ __all__ = [
     "DownloadProgress",
     "ProgressCallback",
     "base_options",
+    "check_site_settings",
     "classify_error",
     "download_video",
     "fetch_thumbnail",
@@ -30,6 +33,7 @@ __all__ = [
     "format_for_quality",
     "media_key",
     "metadata_from_info",
+    "strip_cookies",
     "validate_quality",
     "warm_up",
     "ytdlp_playlist",

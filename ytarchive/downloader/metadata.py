@@ -6,16 +6,26 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ytarchive.coerce import best_thumbnail, int_or_none
+from ytarchive.downloader.cookies import register_jar
 from ytarchive.downloader.errors import classify_error, ytdlp_errors
-from ytarchive.downloader.options import YtdlpLogger, base_options
+from ytarchive.downloader.options import YtdlpLogger, base_options, site_options
 from ytarchive.errors import DownloadFailed, InputError
 from ytarchive.models import PlaylistInfo, PlaylistItem, VideoMetadata
 from ytarchive.refs import CHANNEL_ID_RE, VIDEO_ID_RE
 
-__all__ = ["media_key", "metadata_from_info", "ytdlp_playlist", "ytdlp_video_metadata"]
+if TYPE_CHECKING:
+    from ytarchive.config import Settings
+
+__all__ = [
+    "media_key",
+    "metadata_from_info",
+    "strip_cookies",
+    "ytdlp_playlist",
+    "ytdlp_video_metadata",
+]
 
 log = logging.getLogger("ytarchive.downloader.metadata")
 # How yt-dlp titles the private and deleted entries of a flat YouTube playlist.
@@ -41,28 +51,51 @@ def media_key(info: dict[str, Any]) -> str:
     return f"{extractor}:{video_id}"
 
 
-def ytdlp_video_metadata(url: str, video_id: str | None = None) -> VideoMetadata:
+def strip_cookies(info: Any) -> Any:
+    """An info dict without the cookie values yt-dlp copies into it (`cookies` of the video, its
+    formats and downloads, and any `Cookie` HTTP header): what every record we write starts from.
+    """
+    if isinstance(info, dict):
+        return {
+            key: _without_cookie_header(value) if key == "http_headers" else strip_cookies(value)
+            for key, value in info.items()
+            if key != "cookies"
+        }
+    if isinstance(info, (list, tuple)):
+        return [strip_cookies(value) for value in info]
+    return info
+
+
+def _without_cookie_header(headers: Any) -> Any:
+    if not isinstance(headers, dict):
+        return headers
+    return {k: v for k, v in headers.items() if str(k).lower() not in ("cookie", "set-cookie")}
+
+
+def ytdlp_video_metadata(
+    url: str, video_id: str | None = None, settings: Settings | None = None
+) -> VideoMetadata:
     """One video's metadata through yt-dlp, nothing downloaded (source "yt_dlp").
 
     With a YouTube ``video_id`` (url being settings.video_url(id)) the record is keyed by that id;
     any other URL is keyed like its download (``media_key``: ``<extractor>:<id>``).
     Raises Unavailable, Transient or DownloadFailed (classify_error), InputError for a playlist.
     """
-    info = _extract_metadata(url, flat=False)
+    info = _extract_metadata(url, flat=False, settings=settings)
     if info.get("_type") in ("playlist", "multi_video"):
         raise InputError(f"{url} is a playlist, not one video: use `ytarchive playlist info`")
     return metadata_from_info(info, video_id=video_id, url=url)
 
 
 def ytdlp_playlist(
-    url: str, playlist_id: str | None = None
+    url: str, playlist_id: str | None = None, settings: Settings | None = None
 ) -> tuple[PlaylistInfo, list[PlaylistItem]]:
     """A playlist's title, owner and items through a flat yt-dlp listing (one request a page).
 
     Positions count from 0, as the Data API's do. A URL that is one video lists as a playlist of
     one. Raises Unavailable, Transient or DownloadFailed (classify_error).
     """
-    info = _extract_metadata(url, flat=True)
+    info = _extract_metadata(url, flat=True, settings=settings)
     if info.get("_type") not in ("playlist", "multi_video"):
         return _single(info, url, playlist_id)
     pid = playlist_id or _listing_id(info)
@@ -103,10 +136,11 @@ def metadata_from_info(
     )
 
 
-def _extract_metadata(url: str, flat: bool) -> dict[str, Any]:
+def _extract_metadata(url: str, flat: bool, settings: Settings | None) -> dict[str, Any]:
+    """The info dict (cookies stripped); with settings, the site's and the user's options too."""
     from yt_dlp import YoutubeDL
 
-    options = base_options()
+    options = site_options(settings, url) if settings is not None else base_options()
     logger = YtdlpLogger(log, warnings=logging.DEBUG)
     options.update({"skip_download": True, "cachedir": False, "logger": logger})
     if flat:
@@ -115,13 +149,14 @@ def _extract_metadata(url: str, flat: bool) -> dict[str, Any]:
         options["noplaylist"] = True
     try:
         with YoutubeDL(options) as ydl:
+            register_jar(ydl)
             info = ydl.extract_info(url, download=False)
     except ytdlp_errors() as exc:
         log.debug("yt-dlp metadata for %s failed: %s", url, exc)
         raise classify_error(exc) from exc
     if not info:
         raise DownloadFailed(f"yt-dlp returned nothing for {url}")
-    return dict(info)
+    return dict(strip_cookies(info))
 
 
 def _single(

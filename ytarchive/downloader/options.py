@@ -1,22 +1,37 @@
-"""yt-dlp options: what every call starts from, quality names -> formats, ffmpeg, its logger."""
+"""yt-dlp options: the base, a site's needs, the user's [ytdlp], quality -> format, ffmpeg, logs."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import shutil
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from ytarchive.downloader.cookies import check_cookie_settings, cookie_options
 from ytarchive.errors import InputError
+from ytarchive.jsruntime import find_js_runtime, ytdlp_js_runtimes
+
+if TYPE_CHECKING:
+    from ytarchive.config import Settings
 
 __all__ = [
     "QUALITY_FORMATS",
+    "RESERVED_OPTIONS",
+    "YOUTUBE_POLITENESS",
     "YtdlpLogger",
     "base_options",
     "clean_message",
+    "check_passthrough",
+    "check_site_settings",
     "ffmpeg_location",
     "format_for_quality",
+    "js_runtime_options",
+    "passthrough_options",
+    "politeness_options",
+    "site_options",
     "validate_quality",
     "ytdlp_version",
 ]
@@ -60,7 +75,8 @@ def ytdlp_version() -> str:
 
 
 def base_options() -> dict[str, Any]:
-    """Options every YoutubeDL we build starts from: quiet, no config files, no network guesses."""
+    """Options every YoutubeDL we build starts from: quiet, no config files, no network guesses,
+    and the JavaScript runtime named by its path."""
     return {
         "quiet": True,
         "no_warnings": True,
@@ -69,7 +85,118 @@ def base_options() -> dict[str, Any]:
         "color": {"stdout": "no_color", "stderr": "no_color"},
         "extractor_retries": 0,
         "socket_timeout": 30,
+        **js_runtime_options(),
     }
+
+
+# -- what a site needs: JS runtime, cookies, politeness, the user's own yt-dlp options ----------
+
+
+@lru_cache(maxsize=1)
+def _js_runtimes() -> dict[str, dict[str, str]]:
+    runtime = find_js_runtime()
+    if runtime is None:
+        log.warning("no JavaScript runtime found: YouTube will offer few formats (see health)")
+    return ytdlp_js_runtimes(runtime)
+
+
+def js_runtime_options() -> dict[str, Any]:
+    """`js_runtimes` naming the runtime's binary by path (the deno wheel's), so a worker whose
+    PATH lacks the virtualenv solves YouTube's challenges too; nothing when there is none."""
+    runtimes = _js_runtimes()
+    return {"js_runtimes": copy.deepcopy(runtimes)} if runtimes else {}
+
+
+# Unset politeness settings mean these, for YouTube URLs only (yt-dlp's `-t sleep` preset has
+# 0.75 s between requests and 10-20 s before each download; a merged video is two downloads).
+YOUTUBE_POLITENESS: dict[str, float] = {
+    "sleep_interval_requests": 0.75,
+    "sleep_interval": 5.0,
+    "max_sleep_interval": 10.0,
+}
+
+
+def is_youtube_url(url: str) -> bool:
+    from ytarchive.refs import SHORT_HOSTS, YOUTUBE_HOSTS
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host in YOUTUBE_HOSTS or host in SHORT_HOSTS
+
+
+def politeness_options(settings: Settings, url: str) -> dict[str, Any]:
+    """yt-dlp's sleeps and rate limit: what the user set, for every site; else YouTube's
+    defaults for YouTube URLs and nothing for other sites (the loopback stand-in among them)."""
+    defaults = YOUTUBE_POLITENESS if is_youtube_url(url) else {}
+    chosen = {
+        "sleep_interval_requests": settings.sleep_requests,
+        "sleep_interval": settings.sleep_interval,
+        "max_sleep_interval": settings.max_sleep_interval,
+    }
+    options = {
+        key: float(value if value is not None else defaults.get(key, 0.0))
+        for key, value in chosen.items()
+    }
+    # yt-dlp wants max >= min (a max below the interval is raised to it)
+    options["max_sleep_interval"] = max(options["max_sleep_interval"], options["sleep_interval"])
+    options = {key: value for key, value in options.items() if value > 0}
+    if settings.rate_limit:
+        options["ratelimit"] = int(settings.rate_limit)
+    return options
+
+
+# [ytdlp] options ytarchive sets itself: refused, naming what to use instead.
+RESERVED_OPTIONS: dict[str, str] = {
+    **dict.fromkeys(("outtmpl", "paths"), "ytarchive names the files (YTARCHIVE_OUTPUT_DIR)"),
+    **dict.fromkeys(("format", "format_sort"), "use --quality"),
+    **dict.fromkeys(
+        ("noplaylist", "extract_flat", "skip_download", "simulate", "playlist_items"),
+        "ytarchive chooses what each call fetches",
+    ),
+    **dict.fromkeys(
+        ("progress_hooks", "postprocessor_hooks", "logger"), "ytarchive follows the download"
+    ),
+    "cookiefile": "use YTARCHIVE_COOKIES_FILE (or --cookies FILE)",
+    "cookiesfrombrowser": "use YTARCHIVE_COOKIES_FROM_BROWSER",
+    "sleep_interval_requests": "use YTARCHIVE_SLEEP_REQUESTS",
+    "sleep_interval": "use YTARCHIVE_SLEEP_INTERVAL",
+    "max_sleep_interval": "use YTARCHIVE_MAX_SLEEP_INTERVAL",
+    "ratelimit": "use YTARCHIVE_RATE_LIMIT",
+    **dict.fromkeys(
+        ("retries", "fragment_retries", "extractor_retries", "retry_sleep_functions"),
+        "the retry budget is YTARCHIVE_MAX_RETRIES and YTARCHIVE_FRAGMENT_RETRIES",
+    ),
+}
+
+
+def check_passthrough(settings: Settings) -> None:
+    """An InputError naming the first [ytdlp] option that ytarchive sets itself."""
+    for key in settings.ytdlp:
+        if key in RESERVED_OPTIONS:
+            why = RESERVED_OPTIONS[key]
+            raise InputError(f"ytarchive.toml: [ytdlp] {key} is set by ytarchive: {why}")
+
+
+def check_site_settings(settings: Settings) -> None:
+    """Cookies and [ytdlp] checked before any work starts: an InputError (exit 2) names the bad
+    one (the cookie file's path, never its contents)."""
+    check_cookie_settings(settings)
+    check_passthrough(settings)
+
+
+def passthrough_options(settings: Settings) -> dict[str, Any]:
+    """A private copy of the user's [ytdlp] options (YoutubeDL changes the dicts it is given)."""
+    check_passthrough(settings)
+    return copy.deepcopy(dict(settings.ytdlp))
+
+
+def site_options(settings: Settings, url: str) -> dict[str, Any]:
+    """What one YoutubeDL for `url` needs beyond its own options: the user's [ytdlp] options
+    (over our base options), then cookies and politeness. The caller's own options go last."""
+    options = base_options()
+    options.update(passthrough_options(settings))
+    options.update(cookie_options(settings))
+    options.update(politeness_options(settings, url))
+    return options
 
 
 def clean_message(message: str) -> str:

@@ -14,14 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from ytarchive import layout
 from ytarchive.coerce import int_or_none
+from ytarchive.downloader.cookies import register_jar
 from ytarchive.downloader.errors import classify_error, ytdlp_errors
-from ytarchive.downloader.metadata import media_key
+from ytarchive.downloader.metadata import media_key, strip_cookies
 from ytarchive.downloader.options import (
     YtdlpLogger,
     base_options,
     clean_message,
     ffmpeg_location,
     format_for_quality,
+    site_options,
 )
 from ytarchive.downloader.tracking import ProgressCallback, ProgressTracker
 from ytarchive.errors import DownloadFailed
@@ -101,7 +103,8 @@ def _run_ytdlp(
 
     work.mkdir(parents=True, exist_ok=True)
     try:
-        with YoutubeDL(_download_options(work, quality, tracker, settings)) as ydl:
+        with YoutubeDL(_download_options(url, work, quality, tracker, settings)) as ydl:
+            register_jar(ydl)
             info = ydl.extract_info(url, download=True)
     except ytdlp_errors() as exc:
         log.debug("yt-dlp failed on %s: %s", url, exc)
@@ -110,20 +113,22 @@ def _run_ytdlp(
         raise DownloadFailed(f"yt-dlp returned nothing for {url}")
     if info.get("_type") in ("playlist", "multi_video"):
         raise DownloadFailed(f"{url} is a playlist, not one video")
-    return dict(info)
+    return strip_cookies(dict(info))
 
 
 def _download_options(
-    work: Path, quality: str, tracker: ProgressTracker, settings: Settings
+    url: str, work: Path, quality: str, tracker: ProgressTracker, settings: Settings
 ) -> dict[str, Any]:
-    """yt-dlp retries one media request or fragment in place (the budget's fragment layer)."""
+    """yt-dlp retries one media request or fragment in place (the budget's fragment layer).
+
+    The site's needs and the user's [ytdlp] options first; ours (files, format, retries) win."""
     fmt, sort = format_for_quality(quality)
     delay = max(float(settings.retry_delay_seconds), 0.0)
 
     def in_place(n: int) -> float:
         return min(delay * 2**n, MAX_IN_PLACE_SLEEP)
 
-    options = base_options()
+    options = site_options(settings, url)
     options.update(
         {
             "format": fmt,
@@ -142,7 +147,7 @@ def _download_options(
     if sort:
         options["format_sort"] = sort
     location = ffmpeg_location()
-    if location:
+    if location and "ffmpeg_location" not in settings.ytdlp:
         options["ffmpeg_location"] = location
     return options
 
