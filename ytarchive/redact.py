@@ -27,7 +27,7 @@ _lock = threading.Lock()
 
 
 def register_secret(value: str | SecretStr | None) -> None:
-    """Mask this value wherever redact() sees it from now on (API keys; later cookie values)."""
+    """Mask this value wherever redact() sees it from now on (API keys, tokens, cookie values)."""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if value and len(value) >= _MIN_SECRET:
