@@ -62,7 +62,7 @@ def sync_subscriptions_flow(urls: list[str] | None = None, quality: str | None =
 
 
 def _sync_one(url: str, quality: str, settings: Any) -> dict[str, Any]:
-    state = archive_playlist_flow(
+    state: Any = archive_playlist_flow(
         url=url,
         quality=quality,
         output_dir=str(settings.output_dir),
