@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=3, ge=0, le=10)
     retry_delay_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
     fragment_retries: int = Field(default=3, ge=0, le=10)
+    # The run-wide brake (README "Errors"): after this many downloads in a row refused by the
+    # site (429, the bot check, CDN 403s) a run pauses as Retry-After says, then stops; 0: never.
+    brake_after: int = Field(default=3, ge=0, le=100)
 
     @classmethod
     def settings_customise_sources(
