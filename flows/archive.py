@@ -19,7 +19,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import run_context
+from flows import braking, run_context
 from flows.notifications import NOTIFY_HOOKS
 from flows.run_report import (
     ProgressArtifact,
@@ -39,7 +39,7 @@ from ytarchive import layout, progress
 from ytarchive.config import Settings
 from ytarchive.errors import YTArchiveError
 from ytarchive.models import DownloadResult, PlaylistItem, VideoMetadata
-from ytarchive.names import DOWNLOAD_LIMIT, PLAYLIST_FLOW, VIDEOS_FLOW
+from ytarchive.names import PLAYLIST_FLOW, VIDEOS_FLOW
 from ytarchive.redact import redact, redact_loggers, register_secrets
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef, parse_many, parse_playlist_ref
 
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 MAX_WORKERS = 64  # threads for tasks; downloads are further held to max_concurrent at once
-STATUSES = ("archived", "unavailable", "failed")
+STATUSES = ("archived", "unavailable", "failed", "upcoming", "live")  # the catalog's
 
 
 def _task_runner() -> Any:
@@ -69,12 +69,14 @@ def archive_videos_flow(
     output_dir: str | None = None,
     max_concurrent: int | None = None,
     recovery_of: str | None = None,
+    live_from_start: bool = False,
 ) -> Any:
     """Archive videos given as ids or URLs; playlist and channel URLs run as subflows.
 
-    Ends Failed (with the summary as its data) when any video still failed after its retries.
+    Ends Failed (with the summary as its data) when any video still failed after its retries,
+    or when the site refused so many in a row that the run's brake stopped it.
     """
-    run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
+    run = _Run.start(output_dir, max_concurrent, quality, recovery_of, live_from_start)
     try:
         refs = parse_many(list(urls))
         videos = [r for r in refs if isinstance(r, VideoRef)]
@@ -104,12 +106,14 @@ def archive_playlist_flow(
     max_concurrent: int | None = None,
     metadata_only: bool = False,
     recovery_of: str | None = None,
+    live_from_start: bool = False,
 ) -> Any:
     """Archive a playlist or channel: what the catalog already holds is skipped.
 
-    Ends Failed (with the summary as its data) when any video still failed after its retries.
+    Ends Failed (with the summary as its data) when any video still failed after its retries,
+    or when the site refused so many in a row that the run's brake stopped it.
     """
-    run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
+    run = _Run.start(output_dir, max_concurrent, quality, recovery_of, live_from_start)
     try:
         parse_playlist_ref(url)  # a bad URL fails the run before anything is spent
         items = run.list_playlist(url)
@@ -197,6 +201,8 @@ class _Run:
         self.list_task = with_retries(list_playlist_task, settings)
         self.metadata_task = with_retries(metadata_batch_task, settings)
         self.download_task = download_task_for(settings)
+        self.brake = braking.start(settings, self.flow_run_id)  # one per run, for its tasks
+        self.live_from_start = False
         self.results: dict[str, DownloadResult] = {}
         self.skipped: set[str] = set()
         self.titles: dict[str, str | None] = {}
@@ -216,12 +222,14 @@ class _Run:
         max_concurrent: int | None,
         quality: str,
         recovery_of: str | None,
+        live_from_start: bool = False,
     ) -> _Run:
         from ytarchive.downloader import validate_quality
 
         settings = _settings(output_dir, max_concurrent)
         validate_quality(quality)
         run = cls(settings, quality, recovery_of)
+        run.live_from_start = bool(live_from_start)
         run_context.mark_run_owner(run.root)
         run.sink.run_started(run.flow_run_id, run.flow_run_name)
         if recovery_of:
@@ -317,13 +325,17 @@ class _Run:
     def _download_all(self, todo: list[_Item], batches: _Batches) -> None:
         """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
         limit = int(self.settings.max_concurrent)
-        slot_limit = _fleet_download_limit()
+        slot_limit = braking.fleet_download_limit()
         done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
         in_flight = 0
-        for item in self._in_order(todo, batches):
+        items = self._in_order(todo, batches)
+        for item in items:
             while in_flight >= limit:
                 self._collect(*done.get())
                 in_flight -= 1
+            if not braking.may_submit(self.brake):  # stopped: the rest wait for the plan
+                self._not_started([item, *items])
+                break
             future = self.download_task.submit(
                 item.video_id,
                 self.quality,
@@ -332,6 +344,7 @@ class _Run:
                 url=item.ref.url if item.ref.video_id is None else None,
                 unavailable_reason=item.unavailable_reason,
                 slot_limit=slot_limit,
+                live_from_start=self.live_from_start,
             )
             future.add_done_callback(lambda f, item=item: done.put((item, f)))
             self.task_runs += 1
@@ -363,12 +376,17 @@ class _Run:
             self.sink.video_finished(result)
         self._progress()
 
+    def _not_started(self, items: list[_Item]) -> None:
+        for result in braking.not_started(self, [i.video_id for i in items]):
+            self.results[result.video_id] = result
+            self.sink.video_finished(result)
+
     def _failed(self, item: _Item, state: Any) -> DownloadResult:
         from ytarchive.catalog import Catalog
 
         error = state.result(raise_on_failure=False)
         ours = isinstance(error, YTArchiveError)
-        text = str(error) if isinstance(error, BaseException) else None
+        text = error.reason if ours else str(error) if isinstance(error, BaseException) else None
         result = DownloadResult(
             video_id=item.video_id,
             status="failed",
@@ -390,6 +408,7 @@ class _Run:
             output_dir=self.root_str,
             max_concurrent=int(self.settings.max_concurrent),
             recovery_of=self.recovery_of,
+            live_from_start=self.live_from_start,
             return_state=True,
         )
         data = state.result(raise_on_failure=False)
@@ -420,6 +439,7 @@ class _Run:
             "output_dir": self.root_str,
             "quality": self.quality,
             "recovery_of": self.recovery_of,
+            "stopped": braking.stop_cause(self.brake),  # the brake's cause, when it stopped us
             "playlist": self.playlist,
             "total": sum(counts.values()),
             **counts,
@@ -442,7 +462,8 @@ class _Run:
         self.sink.run_finished(summary)
         self.logger.info("%s", done_line(summary))
         if summary["failed"]:
-            message = f"{summary['failed']} of {summary['total']} video(s) failed"
+            counted = f"{summary['failed']} of {summary['total']} video(s) failed"
+            message = summary["stopped"] or counted
             return Failed(message=message, data=summary)
         return summary
 
@@ -452,24 +473,8 @@ class _Run:
         if removed:
             self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
         progress.unbind(self.flow_run_id)
+        braking.release(self.flow_run_id)
         detach_log_file(self.log_file)
-
-
-def _fleet_download_limit() -> str | None:
-    """The global concurrency limit that holds a fleet of workers to its download slots, if set.
-
-    Checked once a run, not once a task: without the limit, the sync `concurrency()` would log a
-    warning for every download, and with it each video costs two extra API calls.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as client:
-            client.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
-    except ObjectNotFound:
-        return None
-    return DOWNLOAD_LIMIT
 
 
 @functools.cache

@@ -121,7 +121,7 @@ def _execute(job: Job, flow: Any, run: Any, parameters: dict[str, Any], after: A
             job.error = state.message or state.name
         if after is not None:
             after(state)
-    except Exception as exc:  # noqa: BLE001 - the job reports it; the process goes on
+    except Exception as exc:
         job.state = job.state or "CRASHED"
         job.error = f"{type(exc).__name__}: {exc}"
         logger.warning("archive run %s: %s", job.id, job.error)

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Apprise URLs (space or comma separated) told when a run archives videos or fails. Secret:
     # such URLs carry the service's tokens.
     notify: SecretStr | None = None
+    # The run-wide brake (README "Errors"): after this many downloads in a row refused by the
+    # site (429, the bot check, CDN 403s) a run pauses as Retry-After says, then stops; 0: never.
+    brake_after: int = Field(default=3, ge=0, le=100)
 
     @classmethod
     def settings_customise_sources(

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 MetadataSource = Literal["youtube_api", "yt_dlp"]
-Status = Literal["archived", "unavailable", "failed"]
+Status = Literal["archived", "unavailable", "failed", "upcoming", "live"]
 Availability = Literal["available", "private", "deleted", "unavailable"]
 
 

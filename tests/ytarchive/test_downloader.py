@@ -202,3 +202,34 @@ def test_thumbnail_is_fetched_and_a_bad_one_is_ignored(ytarchive_env) -> None:
     assert path == root / "thumbnails" / f"{video.video_id}.jpg"
     assert path.read_bytes()[:2] == b"\xff\xd8"
     assert fetch_thumbnail(f"{bed.media.base_url}/missing.jpg", root, "other") is None
+
+
+def test_a_request_ytdlp_gave_up_on_is_transient_and_says_ytdlp_retried_it() -> None:
+    from ytarchive.downloader import classify_error
+
+    # YoutubeDL.report_error's "ERROR: " before RetryManager's text (utils/_utils.py), whose
+    # progress line starts with a carriage return
+    message = (
+        "ERROR: \r[download] Got error: HTTP Error 500: Internal Server Error. "
+        "Giving up after 2 retries"
+    )
+    error = classify_error(Exception(message))
+    assert isinstance(error, Transient) and error.retried_by == "yt-dlp"
+    assert "HTTP Error 500" in str(error)
+    assert (
+        classify_error(Exception("ERROR: HTTP Error 500: Internal Server Error")).retried_by is None
+    )
+
+
+@pytest.mark.slow
+def test_a_quality_no_format_offers_says_what_was_asked_and_offered(ytarchive_env) -> None:
+    from ytarchive.errors import FormatUnavailable
+
+    video = ytarchive_env.testbed.lib.add_video()
+    with pytest.raises(FormatUnavailable) as info:
+        download_video(video.video_id, _settings(ytarchive_env), "bestvideo[height=480]")
+    assert str(info.value) == (
+        "Requested format is not available "
+        "(asked for bestvideo[height=480]; offered: 1080p, 720p, 360p, audio)"
+    )
+    assert ytarchive_env.testbed.media.media_requests(video.video_id) == 0

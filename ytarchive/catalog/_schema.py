@@ -5,7 +5,9 @@ from __future__ import annotations
 TABLES = ("videos", "downloads", "playlists", "playlist_items")
 
 
-STATUSES = ("archived", "unavailable", "failed")
+# archived and unavailable are final (runs skip them); failed is for a retry (recovery plans);
+# upcoming (a premiere or stream not begun) and live (streaming now) wait for a later run.
+STATUSES = ("archived", "unavailable", "failed", "upcoming", "live")
 
 
 TYPES = {

@@ -10,7 +10,7 @@ __all__ = ["app", "main"]
 
 # Command modules register themselves on `app` when imported. They must stay cheap to import:
 # anything heavy (prefect, yt_dlp, googleapiclient, duckdb) is imported inside command bodies.
-from ytarchive.cli import commands as _commands  # noqa: E402,F401
+from ytarchive.cli import commands as _commands  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,11 @@ OutputOption = typer.Option(
 ConcurrencyOption = typer.Option(
     None, "--max-concurrent", "-j", help="Downloads at once (default: YTARCHIVE_MAX_CONCURRENT)."
 )
+LiveOption = typer.Option(
+    False,
+    "--live-from-start",
+    help="Record a stream that is live now from its start (default: it is skipped until it ends).",
+)
 RESULT_COLUMNS = ["video_id", "status", "title", "file_path", "height", "reason"]
 
 
@@ -41,6 +46,7 @@ class Job:
     fmt: OutputFormat
     playlist: bool = False
     metadata_only: bool = False
+    live_from_start: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,6 +90,7 @@ def download(
     quality: str = QualityOption,
     output: Path = OutputOption,
     max_concurrent: int = ConcurrencyOption,
+    live_from_start: bool = LiveOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive videos (and playlists or channels) with their metadata.
@@ -107,6 +114,7 @@ def download(
         raise InputError("nothing to download: give URLs, --batch FILE or --watch FILE")
     refs = parse_many(texts)
     job = _job(texts, quality, output, max_concurrent, fmt)
+    job.live_from_start = live_from_start
     if watch is not None:
         return _watch(job, watch)
     job.playlist = len(refs) == 1 and not _is_video(refs[0])
@@ -122,6 +130,7 @@ def playlist_download(
     metadata_only: bool = typer.Option(
         False, "--metadata-only", help="Record metadata (catalog and metadata/*.json) only."
     ),
+    live_from_start: bool = LiveOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive a playlist or a channel's uploads; what the archive already holds is skipped.
@@ -134,7 +143,7 @@ def playlist_download(
     job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt)
     job.urls = [url]
     job.playlist = True
-    job.metadata_only = metadata_only
+    job.metadata_only, job.live_from_start = metadata_only, live_from_start
     return _run(job)
 
 
@@ -165,6 +174,8 @@ def _run(job: Job) -> int:
     state = _call_flow(flows, job, view)
     summary = _finish(state, view)
     _report(summary, job.fmt, live=_is_live(view))
+    if summary.get("stopped"):  # the run's brake: the site refused download after download
+        sys.stderr.write(f"Error: {summary['stopped']}\n")
     return 1 if summary.get("failed") else 0
 
 
@@ -175,6 +186,7 @@ def _call_flow(flows: Any, job: Job, view: Any) -> Any:
         "quality": job.quality,
         "output_dir": str(Path(job.settings.output_dir).expanduser().resolve()),
         "max_concurrent": int(job.settings.max_concurrent),
+        "live_from_start": job.live_from_start,
         "return_state": True,
     }
     with use_sink(view), view:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Prefect (and flows/) are imported inside the command bodies that need them.
 
 _LIST_COLUMNS = ["plan", "created", "flow", "state", "items", "source"]
-_ITEM_COLUMNS = ["video_id", "error_class", "message", "attempts"]
+_ITEM_COLUMNS = ["video_id", "error_class", "reason", "attempts"]
 _RETRY_COLUMNS = ["plan_id", "flow_run_id", "state", "items", "remaining"]
 
 
@@ -100,7 +100,9 @@ def recovery_show(
     plan: str = typer.Argument(..., help="Plan id (a flow-run id, a unique prefix, or its name)."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Show a plan's items with the error class, message and number of attempts of each.
+    """Show a plan's items with the error class, reason and number of attempts of each.
+
+    The reason says what happened, then what to do (say, the cookies a video needs).
 
     Example: ytarchive recovery show 3f2a9c1e
     """
@@ -111,7 +113,7 @@ def recovery_show(
     if fmt is OutputFormat.json:
         emit_json(found.as_dict())
         return
-    rows = [i.as_dict() for i in found.items or []]
+    rows = [{**i.as_dict(), "reason": i.message} for i in found.items or []]
     if fmt is OutputFormat.csv:
         render(rows, fmt, columns=_ITEM_COLUMNS)
         return

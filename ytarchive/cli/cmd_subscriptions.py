@@ -37,6 +37,9 @@ def subscribe(
     cron: str = typer.Option(DEFAULT_CRON, "--cron", help="When to sync, as a cron expression."),
     quality: str = typer.Option("best", "--quality", "-q", help="Quality to archive at."),
     timezone: str = typer.Option("UTC", "--timezone", help="Time zone of the cron expression."),
+    live_from_start: bool = typer.Option(
+        False, "--live-from-start", help="Record streams live at sync time from their start."
+    ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Subscribe to a playlist or channel: archive its new videos on a cron schedule.
@@ -56,7 +59,7 @@ def subscribe(
 
     schedule = cron_schedule(cron, timezone)  # all input checked before anything starts
     with _client() as client:
-        sub, created = create(client, ref.url, schedule, quality)
+        sub, created = create(client, ref.url, schedule, quality, live_from_start)
     if fmt is OutputFormat.json:
         emit_json({**sub.as_dict(), "created": created})
         return

@@ -27,6 +27,7 @@ from ytarchive.downloader.tracking import ProgressCallback, ProgressTracker
 from ytarchive.errors import DownloadFailed
 from ytarchive.models import DownloadResult
 from ytarchive.refs import is_video_id
+from ytarchive.ytdlp_errors import live_status_error, offered_qualities
 
 if TYPE_CHECKING:
     from ytarchive.config import Settings
@@ -61,6 +62,7 @@ def download_video(
     title: str | None = None,
     key: str | None = None,
     before_move: Callable[[str], None] | None = None,
+    live_from_start: bool = False,
 ) -> DownloadResult:
     """Download one video into videos/ under its final name, and say what was archived.
 
@@ -69,7 +71,10 @@ def download_video(
     (resumed if a killed run left it there) and the file is renamed into place when complete;
     ``before_move(key)`` runs just before that rename (write the metadata file and thumbnail
     there, so the caller can record the outcome right after). The caller holds the video's
-    lock. Raises Unavailable, Transient or DownloadFailed.
+    lock. A live stream is recorded from its start with ``live_from_start``, else refused
+    (LiveNow), as is a premiere that has not begun (Upcoming): nothing is downloaded. Raises
+    the classes of ytarchive.ytdlp_errors.classify (Unavailable, Transient, DownloadFailed,
+    NotYet and their kin).
     """
     root = Path(settings.output_dir)
     if is_video_id(video_id_or_url):
@@ -80,7 +85,7 @@ def download_video(
     work = layout.temp_dir(root, key or "url-" + hashlib.sha1(url.encode()).hexdigest()[:16])
     tracker = ProgressTracker(key or url, progress_callback)
     try:
-        info = _run_ytdlp(url, work, quality, tracker, settings)
+        info = _run_ytdlp(url, work, quality, tracker, settings, live_from_start)
     except BaseException:
         # A failed attempt starts afresh; only a killed process leaves .tmp/<key> to resume.
         shutil.rmtree(work, ignore_errors=True)
@@ -95,17 +100,33 @@ def download_video(
 
 
 def _run_ytdlp(
-    url: str, work: Path, quality: str, tracker: ProgressTracker, settings: Settings
+    url: str,
+    work: Path,
+    quality: str,
+    tracker: ProgressTracker,
+    settings: Settings,
+    live_from_start: bool = False,
 ) -> dict[str, Any]:
+    """Extract (one request for the page or manifest), check the live status, then download."""
     from yt_dlp import YoutubeDL
 
     work.mkdir(parents=True, exist_ok=True)
+    options = _download_options(work, quality, tracker, settings)
+    if live_from_start:
+        options["live_from_start"] = True
+    offered: list[str] | None = None
     try:
-        with YoutubeDL(_download_options(work, quality, tracker, settings)) as ydl:
-            info = ydl.extract_info(url, download=True)
+        with YoutubeDL(options) as ydl:
+            found = ydl.extract_info(url, download=False, process=False)
+            if found and found.get("_type", "video") == "video":
+                offered = offered_qualities(found.get("formats") or [])
+                not_yet = live_status_error(found, live_from_start=live_from_start)
+                if not_yet is not None:
+                    raise not_yet
+            info = ydl.process_ie_result(found, download=True) if found else None
     except ytdlp_errors() as exc:
         log.debug("yt-dlp failed on %s: %s", url, exc)
-        raise classify_error(exc) from exc
+        raise classify_error(exc, quality=quality, offered=offered) from exc
     if not info:
         raise DownloadFailed(f"yt-dlp returned nothing for {url}")
     if info.get("_type") in ("playlist", "multi_video"):
