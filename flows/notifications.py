@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tasks.policies import redact
 from ytarchive.config import Settings
 from ytarchive.notify import RunEnd, notify_run_end
+from ytarchive.redact import redact, register_secrets
 
 __all__ = ["NOTIFY_HOOKS", "notify_hook", "run_end"]
 
 logger = logging.getLogger(__name__)
 
 
-def run_end(flow_run: Any, state: Any, secret: str | None = None) -> RunEnd:
+def run_end(flow_run: Any, state: Any) -> RunEnd:
     """A finished run as notifications see it: its new videos, and whether it failed itself
     (a run failed only through its playlist subflows leaves the telling to them)."""
     try:
@@ -35,7 +35,7 @@ def run_end(flow_run: Any, state: Any, secret: str | None = None) -> RunEnd:
         failed=failed,
         new_titles=new,
         failed_videos=[_label(r) for r in failed_rows],
-        message=redact(state.message or state.name, secret),
+        message=redact(state.message or state.name),
         output_dir=summary.get("output_dir"),
     )
 
@@ -55,8 +55,8 @@ def notify_hook(flow: Any, flow_run: Any, state: Any) -> None:
         settings = Settings()
         if settings.notify is None:
             return
-        key = settings.youtube_api_key
-        end = run_end(flow_run, state, key.get_secret_value() if key else None)
+        register_secrets(settings)
+        end = run_end(flow_run, state)
         notify_run_end(settings, end)
     except Exception as exc:  # noqa: BLE001 - a notification never changes a run's outcome
         logger.warning("run notification skipped: %s", type(exc).__name__)
