@@ -17,6 +17,7 @@ __all__ = [
     "NFO_KINDS",
     "keep_thumbnail",
     "place_subtitles",
+    "remove_with_sidecars",
     "write_description",
     "write_info_json",
     "write_nfo",
@@ -29,6 +30,15 @@ _IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 def sidecar(final: Path, suffix: str) -> Path:
     """`videos/Title [id].mp4` -> `videos/Title [id]<suffix>`."""
     return final.with_name(final.stem + suffix)
+
+
+def remove_with_sidecars(media: Path) -> None:
+    """Remove a media file replaced by a new download, and the sidecars of its stem."""
+    prefix = media.stem + "."
+    for path in media.parent.glob(glob.escape(prefix) + "*"):
+        if path.is_file() and path.name != media.name:
+            path.unlink(missing_ok=True)
+    media.unlink(missing_ok=True)
 
 
 def place_subtitles(

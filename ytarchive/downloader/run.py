@@ -230,7 +230,7 @@ def _move_into_place(root: Path, work: Path, info: dict[str, Any], key: str, fin
     final.parent.mkdir(parents=True, exist_ok=True)
     for old in layout.find_video_files(root, key):
         if old != final:
-            old.unlink(missing_ok=True)
+            sidecars.remove_with_sidecars(old)
     os.replace(produced, final)
     shutil.rmtree(work, ignore_errors=True)
     return final
