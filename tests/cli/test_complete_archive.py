@@ -65,7 +65,8 @@ def test_template_channel_folders_list_verify_resync_and_chapters(cli_env, capsy
     media = video_files(root)
     assert [p.parent.relative_to(root).as_posix() for p in media] == ["videos/Film Club"] * 2
     for path in media:
-        assert {p.name[len(path.stem) :] for p in path.parent.glob(glob.escape(path.stem) + ".*")} >= {
+        beside = path.parent.glob(glob.escape(path.stem) + ".*")
+        assert {p.name[len(path.stem) :] for p in beside} >= {
             ".en.srt", ".de.srt", ".info.json", ".description", path.suffix,
         }  # fmt: skip
     code, out, _ = _cli(capsys, "storage", "list", "--format", "json")
