@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ytarchive import layout
+from ytarchive import archive_files, layout
 from ytarchive.brake import Brake
 from ytarchive.config import Settings
 from ytarchive.errors import Braked, YTArchiveError
@@ -72,7 +72,7 @@ def archive_video(
         rt.sink.video_finished(result)
         return result
     with layout.video_lock(root, video_id):
-        existing = _already_archived(root, video_id)
+        existing = _already_archived(root, video_id, bool(settings.output_template))
         if existing is not None:
             rt.log.info("%s is already archived at %s", video_id, existing.file_path)
             rt.sink.video_finished(existing)
@@ -105,7 +105,7 @@ def _download(
         """The metadata record and thumbnail, in place before the video is (then recorded)."""
         meta = record or VideoMetadata(video_id=key, source="yt_dlp", webpage_url=url)
         layout.write_metadata(root, meta)
-        if meta.thumbnail_url:
+        if meta.thumbnail_url and not archive_files.thumbnail_file(root, key):
             fetch_thumbnail(meta.thumbnail_url, root, key)
 
     try:
@@ -118,6 +118,7 @@ def _download(
             key=video_id,
             before_move=files_beside,
             live_from_start=rt.live_from_start,
+            record=record,
         )
     except YTArchiveError as exc:
         if exc.status == "failed":  # retried by the caller, or recorded by it as failed
@@ -136,9 +137,10 @@ def _download(
     return result
 
 
-def _already_archived(root: Path, video_id: str) -> DownloadResult | None:
-    """The catalog's archived outcome when its file is still in place (another run got here)."""
-    if not layout.find_video_files(root, video_id):
+def _already_archived(root: Path, video_id: str, templated: bool) -> DownloadResult | None:
+    """The catalog's archived outcome when its file is still in place (another run got here).
+    Under an output template the file may be anywhere, so the catalog is always asked."""
+    if not templated and not layout.find_video_files(root, video_id):
         return None
     from ytarchive.catalog import Catalog
 

@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     # The run-wide brake (README "Errors"): after this many downloads in a row refused by the
     # site (429, the bot check, CDN 403s) a run pauses as Retry-After says, then stops; 0: never.
     brake_after: int = Field(default=3, ge=0, le=100)
+    # The complete archive (README "Sidecars and naming"): subtitles as a comma list of
+    # languages, `all`, and `auto` for automatic captions (none by default), converted with
+    # convert_subs; embedded where the container allows. <stem>.info.json and <stem>.description
+    # beside the media file; cover art, chapters and tags embedded. output_template is yt-dlp's
+    # template syntax relative to videos/ (None: `<title> [<id>].<ext>`); nfo "kodi" writes
+    # Kodi/Jellyfin/Emby NFO files.
+    subtitles: str = ""
+    convert_subs: str | None = None
+    embed_subtitles: bool = True
+    write_info_json: bool = True
+    write_description: bool = True
+    embed_thumbnail: bool = True
+    embed_metadata: bool = True
+    embed_chapters: bool = True
+    output_template: str | None = None
+    nfo: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_no_partials
+from tests.helpers import assert_no_partials, video_files
 from tests.testbed.media import probe
 from ytarchive.config import Settings
 from ytarchive.downloader import (
@@ -148,8 +148,9 @@ def test_redownload_replaces_the_old_file(ytarchive_env) -> None:
     video = ytarchive_env.testbed.lib.add_video(title="First")
     first = download_video(video.video_id, _settings(ytarchive_env), "360p")
     second = download_video(video.video_id, _settings(ytarchive_env), "bestaudio", title="Second")
+    assert [p.name for p in video_files(ytarchive_env.output_dir)] == [Path(second.file_path).name]
     files = sorted(p.name for p in (ytarchive_env.output_dir / "videos").iterdir())
-    assert files == [Path(second.file_path).name]
+    assert all(name.startswith("Second [") for name in files)  # the old sidecars went too
     assert first.file_path != second.file_path
 
 
@@ -161,7 +162,7 @@ def test_a_killed_download_leaves_temp_that_the_next_one_resumes(ytarchive_env) 
     download_video(video.video_id, settings, "720p")  # the files a killed run would have had
     work = ytarchive_env.output_dir / ".tmp" / video.video_id
     work.mkdir(parents=True)
-    done = next((ytarchive_env.output_dir / "videos").iterdir())
+    [done] = video_files(ytarchive_env.output_dir)
     (work / "media.mp4").write_bytes(done.read_bytes())  # merged but never moved into place
     done.unlink()
     bed.media.reset()

@@ -48,6 +48,21 @@ def arrow_schema(table: str) -> Any:
         "ts": pa.timestamp("us", tz="UTC"),
         "bool": pa.bool_(),
         "strlist": pa.list_(pa.string()),
+        "chapters": pa.list_(
+            pa.struct(
+                [("start_time", pa.float64()), ("end_time", pa.float64()), ("title", pa.string())]
+            )
+        ),
+        "subtitles": pa.list_(
+            pa.struct(
+                [
+                    ("lang", pa.string()),
+                    ("automatic", pa.bool_()),
+                    ("ext", pa.string()),
+                    ("path", pa.string()),
+                ]
+            )
+        ),
     }
     fields = [pa.field(n, kinds[k]) for n, k in COLUMNS[table]]
     return pa.schema([*fields, pa.field(LATEST, pa.bool_())])

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
+from ytarchive.cli import file_options
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, playlist_app, render
 
 # Nothing heavy at import time: inputs are checked before Prefect (or yt-dlp) is loaded.
@@ -91,6 +92,9 @@ def download(
     output: Path = OutputOption,
     max_concurrent: int = ConcurrencyOption,
     live_from_start: bool = LiveOption,
+    subtitles: str = file_options.SubtitlesOption,
+    convert_subs: str = file_options.ConvertSubsOption,
+    output_template: str = file_options.TemplateOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive videos (and playlists or channels) with their metadata.
@@ -113,7 +117,8 @@ def download(
     elif not texts:
         raise InputError("nothing to download: give URLs, --batch FILE or --watch FILE")
     refs = parse_many(texts)
-    job = _job(texts, quality, output, max_concurrent, fmt)
+    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    job = _job(texts, quality, output, max_concurrent, fmt, files)
     job.live_from_start = live_from_start
     if watch is not None:
         return _watch(job, watch)
@@ -131,6 +136,9 @@ def playlist_download(
         False, "--metadata-only", help="Record metadata (catalog and metadata/*.json) only."
     ),
     live_from_start: bool = LiveOption,
+    subtitles: str = file_options.SubtitlesOption,
+    convert_subs: str = file_options.ConvertSubsOption,
+    output_template: str = file_options.TemplateOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive a playlist or a channel's uploads; what the archive already holds is skipped.
@@ -140,7 +148,8 @@ def playlist_download(
     from ytarchive.refs import parse_playlist_ref
 
     ref = parse_playlist_ref(url)
-    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt)
+    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt, files)
     job.urls = [url]
     job.playlist = True
     job.metadata_only, job.live_from_start = metadata_only, live_from_start
@@ -153,11 +162,13 @@ def _job(
     output: Path | None,
     max_concurrent: int | None,
     fmt: OutputFormat,
+    files: dict[str, str | None] | None = None,
 ) -> Job:
     from ytarchive.cli.app import settings_from_cli
     from ytarchive.downloader import validate_quality
 
-    settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent)
+    settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent, **files or {})
+    file_options.check_file_settings(settings, files or {})
     return Job(urls=texts, settings=settings, quality=validate_quality(quality), fmt=fmt)
 
 
