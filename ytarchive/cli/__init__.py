@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ytarchive.cli.app import app
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ytarchive.errors import YTArchiveError
 
+    given = {k: v for k, v in os.environ.items() if k.startswith("YTARCHIVE_")}
     try:
         rv = app(args=argv, prog_name="ytarchive", standalone_mode=False)
     except YTArchiveError as exc:
@@ -31,7 +33,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         show()
         return int(getattr(exc, "exit_code", 2))
+    finally:
+        _restore_settings_env(given)
     return rv if isinstance(rv, int) else 0
+
+
+def _restore_settings_env(given: dict[str, str]) -> None:
+    """Options a command handed its in-process run through YTARCHIVE_* variables end with it,
+    so a caller that runs several commands in one process (tests, the Python API) sees none."""
+    for key in [k for k in os.environ if k.startswith("YTARCHIVE_") and k not in given]:
+        del os.environ[key]
+    os.environ.update(given)
 
 
 def _fail(message: str, code: int) -> None:
