@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ytarchive.config import Settings
-from ytarchive.errors import Unavailable
+from ytarchive.errors import AuthError, QuotaExceeded, Unavailable, YTArchiveError
 from ytarchive.models import PlaylistInfo, PlaylistItem, VideoMetadata
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef
 
@@ -55,6 +55,32 @@ class MetadataService:
             if i not in records:
                 records[i] = self._ytdlp_video(ref)
         return [records[i] for i in range(len(refs))]
+
+    def videos_each(self, refs: Sequence[VideoRef]) -> list[VideoMetadata | YTArchiveError]:
+        """Like videos(refs), but one item's failure is that item's alone: when the Data API call
+        for the batch fails, each id is asked on its own; what still fails comes back as its
+        error, in its place. A spent quota or a rejected key stops the batch (raised)."""
+        out: dict[int, VideoMetadata | YTArchiveError] = {}
+        by_api = [i for i, r in enumerate(refs) if r.video_id and self.uses_api]
+        if len(by_api) > 1:
+            try:
+                out.update(zip(by_api, self.videos([refs[i] for i in by_api]), strict=True))
+            except (QuotaExceeded, AuthError):
+                raise
+            except YTArchiveError as exc:
+                log.info("metadata for %d videos failed (%s): asking one by one", len(by_api), exc)
+        for i, ref in enumerate(refs):
+            if i not in out:
+                out[i] = self._one(ref)
+        return [out[i] for i in range(len(refs))]
+
+    def _one(self, ref: VideoRef) -> VideoMetadata | YTArchiveError:
+        try:
+            return self.videos([ref])[0]
+        except (QuotaExceeded, AuthError):
+            raise
+        except YTArchiveError as exc:
+            return exc
 
     def playlist(self, ref: PlaylistRef | ChannelRef) -> tuple[PlaylistInfo, list[PlaylistItem]]:
         """A playlist's (or a channel's uploads') title, owner, count and every item, all pages."""
