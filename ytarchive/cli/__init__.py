@@ -19,18 +19,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from ytarchive.errors import YTArchiveError
 
+    failure: tuple[str, int] | None = None
     try:
         rv = app(args=argv, prog_name="ytarchive", standalone_mode=False)
     except YTArchiveError as exc:
-        _fail(str(exc), exc.exit_code)
+        failure = (str(exc), exc.exit_code)
     except (KeyboardInterrupt, Abort):
-        _fail("interrupted", 130)
+        failure = ("interrupted", 130)
     except TyperException as exc:  # usage errors: bad option, missing argument
         show = getattr(exc, "show", None)
         if show is None:
             raise
         show()
         return int(getattr(exc, "exit_code", 2))
+    if failure is not None:  # outside the except: no traceback keeps DuckDB objects alive
+        _fail(*failure)
     return rv if isinstance(rv, int) else 0
 
 

@@ -145,11 +145,17 @@ def _job(
     max_concurrent: int | None,
     fmt: OutputFormat,
 ) -> Job:
-    from ytarchive.cli.app import settings_from_cli
+    from ytarchive.cli.app import check_archive_dir, settings_from_cli
     from ytarchive.downloader import validate_quality
 
     settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent)
+    given = "--output" if output is not None else None
+    check_archive_dir(settings.output_dir, given=given or _env_name("YTARCHIVE_OUTPUT_DIR"))
     return Job(urls=texts, settings=settings, quality=validate_quality(quality), fmt=fmt)
+
+
+def _env_name(name: str) -> str | None:
+    return name if any(k.upper() == name for k in os.environ) else None
 
 
 def _is_video(ref: Any) -> bool:
