@@ -142,8 +142,8 @@ class _Run:
         self.logger = get_run_logger()
         self.sink = progress.bind(self.flow_run_id)
         self.artifact = ProgressArtifact(self.logger)
-        self.list_task = with_retries(list_playlist_task, settings)
-        self.metadata_task = with_retries(metadata_batch_task, settings)
+        self.list_task = with_retries(list_playlist_task, settings, on_retry=self._retrying)
+        self.metadata_task = with_retries(metadata_batch_task, settings, on_retry=self._retrying)
         self.download_task = download_task_for(settings)
         self.results: dict[str, DownloadResult] = {}
         self.skipped: set[str] = set()
@@ -152,6 +152,7 @@ class _Run:
         self.task_runs = 0
         self.playlist: dict[str, Any] | None = None
         self.subflows: list[dict[str, Any]] = []
+        self.metadata_saved: int | None = None  # --metadata-only: records saved
         self.started = time.monotonic()
         self.log_file = attach_log_file(settings)
         self._total = 0
@@ -180,6 +181,7 @@ class _Run:
 
     def list_playlist(self, url: str) -> list[PlaylistItem]:
         """The playlist's items (recorded in the catalog by the task), 50 a page."""
+        self.sink.waiting("listing the playlist")
         listing = self.list_task(url, self.root_str)
         self.task_runs += 1
         self.quota_units += listing.units
@@ -197,6 +199,8 @@ class _Run:
 
         for item in items:
             self.titles[item.video_id] = item.title
+        if metadata_only:
+            self.metadata_saved = self.metadata_saved or 0
         catalog = Catalog(self.root)
         settled = catalog.settled_ids([i.video_id for i in items]) if items else set()
         if settled:
@@ -229,6 +233,8 @@ class _Run:
         """Metadata for refs now (50 a task), in order, or each item's error; used for URLs,
         whose key it gives."""
         records: list[VideoMetadata | BaseException] = []
+        if refs:
+            self.sink.waiting("reading the videos' metadata")
         for start in range(0, len(refs), BATCH_SIZE):
             self._batches += 1
             chunk = refs[start : start + BATCH_SIZE]
@@ -242,6 +248,8 @@ class _Run:
     def _submit_metadata(self, todo: list[_Item]) -> _Batches:
         """One metadata task per 50 videos that still need a record."""
         wanted = [i for i in todo if i.record is None and not i.unavailable_reason]
+        if wanted:
+            self.sink.waiting("reading the videos' metadata")
         batches = []
         for start in range(0, len(wanted), BATCH_SIZE):
             self._batches += 1
@@ -266,6 +274,7 @@ class _Run:
         for chunk, future in batches:
             self._apply_metadata(chunk, future)
             for item in chunk:
+                self.metadata_saved += item.record is not None
                 if item.record is not None and item.record.availability == "available":
                     layout.write_metadata(self.root, item.record)
 
@@ -351,6 +360,13 @@ class _Run:
         self.subflows.append(data)
         self.quota_units += int(data.get("quota_units") or 0)
 
+    def _retrying(self, error: Any) -> None:
+        """on_retry of the listing and metadata tasks: the watcher hears how long we wait."""
+        from tasks.policies import attempt
+
+        wait = error.retry_after or self.settings.retry_delay_seconds * 2 ** (attempt() - 1)
+        self.sink.waiting(f"retrying the site in {wait:.0f} s ({redact(str(error))[:60]})")
+
     # -- reporting --------------------------------------------------------------------------
 
     def _progress(self, force: bool = False) -> None:
@@ -379,6 +395,7 @@ class _Run:
             "skipped": len(self.skipped) + sum(int(s.get("skipped") or 0) for s in self.subflows),
             "downloaded": sum(1 for r in rows if r["status"] == "archived" and not r["skipped"]),
             "quota_units": self.quota_units,
+            "metadata_saved": self.metadata_saved,
             "seconds": round(time.monotonic() - self.started, 2),
             "task_runs": self.task_runs,
             "results": rows,

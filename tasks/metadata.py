@@ -52,12 +52,13 @@ class MetadataBatch:
 def list_playlist_task(url: str, output_dir: str) -> PlaylistListing:
     """List a playlist's (or a channel's uploads') items and record them in the catalog."""
     from ytarchive.catalog import Catalog
-    from ytarchive.metadata import MetadataService
+    from ytarchive.metadata import MetadataService, known_playlist_title
     from ytarchive.refs import parse_playlist_ref
 
     settings = Settings(output_dir=Path(output_dir))
     service = MetadataService(settings)
-    info, items = service.playlist_items(parse_playlist_ref(url))
+    ref = parse_playlist_ref(url)
+    info, items = service.playlist_items(ref, known_playlist_title(settings.output_dir, ref))
     Catalog(settings.output_dir).record_playlist(info, items)
     return PlaylistListing(info=info, items=list(items), units=int(service.units_spent))
 

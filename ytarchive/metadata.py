@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ytarchive.config import Settings
@@ -14,7 +16,7 @@ from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef
 if TYPE_CHECKING:
     from ytarchive.youtube_api import YouTubeAPI
 
-__all__ = ["MetadataService", "total_duration"]
+__all__ = ["MetadataService", "known_playlist_title", "total_duration"]
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +104,25 @@ class MetadataService:
         return info, items
 
     def playlist_items(
-        self, ref: PlaylistRef | ChannelRef
+        self, ref: PlaylistRef | ChannelRef, known_title: str | None = None
     ) -> tuple[PlaylistInfo, list[PlaylistItem]]:
-        """What archiving needs of a playlist: its items (the info only as far as they tell).
+        """What archiving needs of a playlist: its items, and its title.
 
-        A playlist id through the API costs 1 unit a page and no playlists.list (1 more unit just
-        for the title, which the catalog keeps from `playlist info`), so a fully archived playlist
-        costs exactly one unit per 50 items. Channels and keyless listings are `playlist(ref)`.
+        A playlist id through the API costs 1 unit a page, and a playlists.list (1 unit) for the
+        title only when the archive does not know it yet (`known_title`), so a fully archived
+        playlist costs exactly one unit per 50 items. Channels and keyless listings are
+        `playlist(ref)`.
         """
-        if not (self.uses_api and isinstance(ref, PlaylistRef) and ref.playlist_id):
+        playlist_id = ref.playlist_id if isinstance(ref, PlaylistRef) else None
+        if not (self.uses_api and playlist_id and known_title):
             return self.playlist(ref)
-        items = list(self.api.playlist_items(ref.playlist_id))
+        items = list(self.api.playlist_items(playlist_id))
         info = PlaylistInfo(
-            playlist_id=ref.playlist_id, item_count=len(items), url=ref.url, source="youtube_api"
+            playlist_id=playlist_id,
+            title=known_title,
+            item_count=len(items),
+            url=ref.url,
+            source="youtube_api",
         )
         return info, items
 
@@ -157,6 +165,20 @@ class MetadataService:
             info, items = ytdlp_playlist(ref.url.rstrip("/") + "/videos")
         info.url = ref.url
         return info, items
+
+
+def known_playlist_title(root: Path, ref: PlaylistRef | ChannelRef) -> str | None:
+    """The newest title the archive's catalog recorded for this playlist (None: not known)."""
+    playlist_id = getattr(ref, "playlist_id", None)
+    if not playlist_id or not re.fullmatch(r"[A-Za-z0-9_-]+", playlist_id):
+        return None
+    from ytarchive.catalog import Catalog
+
+    _, rows = Catalog(root).sql(
+        "SELECT title FROM playlist_snapshots WHERE playlist_id = "
+        f"'{playlist_id}' AND coalesce(title, '') <> '' ORDER BY recorded_at DESC LIMIT 1"
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def total_duration(durations: Sequence[int | None]) -> tuple[int, int]:

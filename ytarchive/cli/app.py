@@ -28,6 +28,7 @@ __all__ = [
     "emit_json",
     "settings_from_cli",
     "check_archive_dir",
+    "quiet_prefect_console",
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -145,6 +146,25 @@ def check_archive_dir(root: Any, write: bool = True, given: str | None = None) -
         raise InputError(
             f"cannot write to the archive root {path}{where}: {exc.strerror or exc}"
         ) from None
+
+
+def quiet_prefect_console() -> None:
+    """Prefect's log lines and notices ("Flow run ... Finished", "Still processing items")
+    stay in logs/ytarchive.log and the UI, never on our terminal: for a Prefect imported after
+    this, by its setting; for one already set up (tests, a second command), on its handlers."""
+    import logging
+    import os
+
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    if "prefect.logging.handlers" not in sys.modules:
+        return
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL)
 
 
 def _jsonable(value: Any) -> Any:
