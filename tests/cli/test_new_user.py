@@ -284,14 +284,22 @@ def test_watch_skips_lines_already_archived_without_a_new_run(cli_env, tmp_path,
     assert code == 0, err
     watched = tmp_path / "urls.txt"
     watched.write_text(video + "\n")
-    proc = _spawn("download", "--watch", str(watched))
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = _spawn("download", "--watch", str(watched), stderr=stderr)
     try:
-        time.sleep(8)  # long enough for a run to have started, if one would
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any(
+            s in log.read_text() for s in ("Skipped", "Run ")
+        ):
+            time.sleep(0.2)
+        time.sleep(1.0)
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    err = log.read_text()
     assert proc.returncode == 0, err
     assert "Skipped 1 line(s) already archived" in err
     assert "Run " not in err and out == ""
@@ -302,9 +310,10 @@ def test_no_network_at_all_is_its_own_error_and_exit_code(cli_env, closed_port, 
     bad = f"{closed_port.base_url}/video"
     code, out, err = _cli(capsys, "download", bad)
     assert code == 3
-    assert err.startswith("Error: cannot reach the site for the video (")
-    assert err.endswith("check the network, then run `ytarchive recovery retry --all`\n")
-    assert err.count("\n") == 1
+    run_line, error = err.splitlines()  # the run's name (stderr is not a terminal), the error
+    assert run_line.startswith("Run videos-")
+    assert error.startswith("Error: cannot reach the site for the video (")
+    assert error.endswith("check the network, then run `ytarchive recovery retry --all`")
     assert video_files(cli_env.output_dir) == []
 
 
