@@ -92,7 +92,8 @@ def download(
 
     Every input is checked first; a bad URL or batch line exits 2 and nothing is written. A
     single playlist or channel URL runs the playlist flow. Exit 0 when every video is archived
-    or recorded unavailable, 1 when some video still failed after its retries. Put `--` before
+    or recorded unavailable, 1 when some video still failed after its retries, 3 when the site
+    could not be reached for any of them (no network). Put `--` before
     ids that begin with '-' (ytarchive download -- -abcdefghij).
 
     Example: ytarchive download dQw4w9WgXcQ https://youtu.be/9bZkp7q19f0 --quality 720p
