@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ytarchive.errors import AuthError, QuotaExceeded, YTArchiveError
+from ytarchive.errors import AuthError, QuotaExceeded, Transient, YTArchiveError
 from ytarchive.models import PlaylistItem, VideoMetadata
 from ytarchive.refs import VideoRef
 
@@ -69,14 +69,19 @@ def playlist_items(items: list[PlaylistItem]) -> list[Item]:
 
 def batch_outcome(state: Any, size: int) -> Any:
     """A metadata task's MetadataBatch; when the task failed, one in which each of its `size`
-    items carries that error (so each fails, or is tried, on its own). A spent quota, a rejected
-    key or a bug is no item's fault: raised."""
+    items carries that error (so each fails, or is tried, on its own). The Data API down (its
+    retries spent by our client), a spent quota, a rejected key or a bug is no item's fault:
+    raised, and the run fails as a whole."""
     from tasks.metadata import MetadataBatch
+    from ytarchive.youtube_api import RETRIED_BY
 
     data = state.result(raise_on_failure=False)
     if isinstance(data, MetadataBatch):
         return data
-    if isinstance(data, (QuotaExceeded, AuthError)) or not isinstance(data, YTArchiveError):
+    api_down = isinstance(data, Transient) and data.retried_by == RETRIED_BY
+    if api_down or isinstance(data, (QuotaExceeded, AuthError)):
+        raise data
+    if not isinstance(data, YTArchiveError):
         if isinstance(data, BaseException):
             raise data
         raise YTArchiveError(state.message or "the metadata task failed")

@@ -28,8 +28,8 @@ def read_status(run: str) -> dict[str, Any]:
 
     with get_client(sync_client=True) as client:
         flow_run, picked = _find_run(client, run.strip())
+        progress, note = _progress(client, flow_run.id)  # first: the task runs are then newer
         task_runs = _task_runs(client, flow_run.id)
-        progress, note = _progress(client, flow_run.id)
     videos = [_video(tr) for tr in task_runs if tr.name.startswith("download-")]
     _add_outcomes(videos, flow_run)
     if not (flow_run.state and flow_run.state.is_final()):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ytarchive.config import Settings
-from ytarchive.errors import AuthError, QuotaExceeded, Unavailable, YTArchiveError
+from ytarchive.errors import AuthError, QuotaExceeded, Transient, Unavailable, YTArchiveError
 from ytarchive.models import PlaylistInfo, PlaylistItem, VideoMetadata
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef
 
@@ -59,15 +59,17 @@ class MetadataService:
         return [records[i] for i in range(len(refs))]
 
     def videos_each(self, refs: Sequence[VideoRef]) -> list[VideoMetadata | YTArchiveError]:
-        """Like videos(refs), but one item's failure is that item's alone: when the Data API call
-        for the batch fails, each id is asked on its own; what still fails comes back as its
-        error, in its place. A spent quota or a rejected key stops the batch (raised)."""
+        """Like videos(refs), but one item's failure is that item's alone: when the Data API
+        refuses the call for the batch, each id is asked on its own; what still fails comes back
+        as its error, in its place. The API down (Transient, after our client's retries), a spent
+        quota or a rejected key is no item's fault and stops the batch (raised): asking each id
+        would multiply the requests against a failing service."""
         out: dict[int, VideoMetadata | YTArchiveError] = {}
         by_api = [i for i, r in enumerate(refs) if r.video_id and self.uses_api]
         if len(by_api) > 1:
             try:
                 out.update(zip(by_api, self.videos([refs[i] for i in by_api]), strict=True))
-            except (QuotaExceeded, AuthError):
+            except (QuotaExceeded, AuthError, Transient):
                 raise
             except YTArchiveError as exc:
                 log.info("metadata for %d videos failed (%s): asking one by one", len(by_api), exc)
