@@ -113,9 +113,11 @@ def test_playlist_of_30_with_private_deleted_and_flaky_videos(env) -> None:
     summary = state.result()
     assert (summary["archived"], summary["unavailable"], summary["failed"]) == (28, 2, 0)
     assert summary["flow_run_name"] == f"playlist-{playlist.playlist_id}"
-    # the quota floor: one playlistItems page and one videos.list call
-    assert _units(bed) == 2
-    assert summary["quota_units"] == 2
+    # the quota floor: one playlists.list for the title (the first listing only), one
+    # playlistItems page and one videos.list call
+    assert _units(bed) == 3
+    assert summary["quota_units"] == 3
+    assert summary["playlist"]["title"] == "Thirty"
     files = video_files(env.output_dir)
     assert len(files) == 28
     for path in files:

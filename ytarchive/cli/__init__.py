@@ -21,12 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     from ytarchive.errors import YTArchiveError
 
     given = {k: v for k, v in os.environ.items() if k.startswith("YTARCHIVE_")}
+    failure: tuple[str, int] | None = None
     try:
         rv = app(args=argv, prog_name="ytarchive", standalone_mode=False)
     except YTArchiveError as exc:
-        _fail(str(exc), exc.exit_code)
+        failure = (str(exc), exc.exit_code)
     except (KeyboardInterrupt, Abort):
-        _fail("interrupted", 130)
+        failure = ("interrupted", 130)
     except TyperException as exc:  # usage errors: bad option, missing argument
         show = getattr(exc, "show", None)
         if show is None:
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2))
     finally:
         _restore_settings_env(given)
+    if failure is not None:  # outside the except: no traceback keeps DuckDB objects alive
+        _fail(*failure)
     return rv if isinstance(rv, int) else 0
 
 

@@ -29,9 +29,13 @@ _RETRY_COLUMNS = ["plan_id", "flow_run_id", "state", "items", "remaining"]
 
 def prefect_history() -> PrefectHistory:
     """Prefect's flow-run history, on PREFECT_API_URL or our local server (started if needed)."""
+    from ytarchive.cli.app import quiet_prefect_console
+
+    quiet_prefect_console()
     from flows.runtime import configure_prefect
 
     configure_prefect()
+    quiet_prefect_console()
     from flows.history import PrefectHistory
 
     return PrefectHistory()
@@ -260,7 +264,7 @@ def _retry_row(outcome: Any) -> dict[str, Any]:
     return {
         "plan_id": outcome.plan_id,
         "flow_run_id": outcome.flow_run_id,
-        "state": outcome.state,
+        "state": outcome.state.title(),  # as `playlist status` and `recovery list` print it
         "items": len(outcome.items),
-        "remaining": ", ".join(outcome.remaining),
+        "remaining": ", ".join(outcome.remaining) or "none",
     }
