@@ -1,9 +1,10 @@
 """Subscriptions, kept as Prefect deployments: one `sub-<key>` deployment per playlist or channel.
 
 Each subscription is a deployment of the `sync-subscriptions` flow with parameters
-`{"urls": [url], "quality": q}` and its own cron schedule, in the `ytarchive-pool` work pool. So
-the Prefect server is the only store: the UI shows every subscription with its schedule, next and
-past runs; it survives restarts; and any worker of the pool runs it when it is due.
+`{"urls": [url], "quality": q, "live_from_start": b}` and its own cron schedule, in the
+`ytarchive-pool` work pool. So the Prefect server is the only store: the UI shows every
+subscription with its schedule, next and past runs; it survives restarts; and any worker of the
+pool runs it when it is due.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def subscribe(
     url: str,
     schedule: Any,
     quality: str | None = None,
+    live_from_start: bool = False,
     *,
     cookies_file: Path | None = None,
 ) -> tuple[Subscription, bool]:
@@ -108,7 +110,7 @@ def subscribe(
         description=f"Subscription: archives new videos of {ref.url}",
         entrypoint=ENTRYPOINT,
         work_pool_name=POOL_NAME,
-        parameters={"urls": [ref.url], "quality": quality},
+        parameters={"urls": [ref.url], "quality": quality, "live_from_start": live_from_start},
         parameter_openapi_schema=_parameter_schema(),
         enforce_parameter_schema=True,
         pull_steps=PULL_STEPS,

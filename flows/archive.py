@@ -12,14 +12,15 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import run_context
+from flows import braking, run_context
+from flows.items import Item as _Item
+from flows.items import batch_outcome, playlist_items, video_items
 from flows.notifications import NOTIFY_HOOKS
 from flows.run_report import (
     ProgressArtifact,
@@ -33,13 +34,13 @@ from flows.run_report import (
 )
 from flows.secrets import settings_with_api_key
 from tasks.download import download_task_for
-from tasks.metadata import BATCH_SIZE, MetadataBatch, list_playlist_task, metadata_batch_task
+from tasks.metadata import BATCH_SIZE, list_playlist_task, metadata_batch_task
 from tasks.policies import with_retries
 from ytarchive import layout, progress
 from ytarchive.config import Settings
 from ytarchive.errors import YTArchiveError
 from ytarchive.models import DownloadResult, PlaylistItem, VideoMetadata
-from ytarchive.names import DOWNLOAD_LIMIT, PLAYLIST_FLOW, VIDEOS_FLOW
+from ytarchive.names import PLAYLIST_FLOW, VIDEOS_FLOW
 from ytarchive.redact import redact, redact_loggers, register_secrets
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef, parse_many, parse_playlist_ref
 
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 MAX_WORKERS = 64  # threads for tasks; downloads are further held to max_concurrent at once
-STATUSES = ("archived", "unavailable", "failed")
+STATUSES = ("archived", "unavailable", "failed", "upcoming", "live")  # the catalog's
 
 
 def _task_runner() -> Any:
@@ -69,16 +70,18 @@ def archive_videos_flow(
     output_dir: str | None = None,
     max_concurrent: int | None = None,
     recovery_of: str | None = None,
+    live_from_start: bool = False,
 ) -> Any:
     """Archive videos given as ids or URLs; playlist and channel URLs run as subflows.
 
-    Ends Failed (with the summary as its data) when any video still failed after its retries.
+    Ends Failed (with the summary as its data) when any video still failed after its retries,
+    or when the site refused so many in a row that the run's brake stopped it.
     """
-    run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
+    run = _Run.start(output_dir, max_concurrent, quality, recovery_of, live_from_start)
     try:
         refs = parse_many(list(urls))
         videos = [r for r in refs if isinstance(r, VideoRef)]
-        items = _video_items(videos, run)
+        items = video_items(videos, run.fetch_metadata)
         urls_of = {i.video_id: i.ref.url for i in items if not i.ref.video_id}
         run_context.record_run_items([i.video_id for i in items], urls_of)
         run.archive(items)
@@ -104,71 +107,23 @@ def archive_playlist_flow(
     max_concurrent: int | None = None,
     metadata_only: bool = False,
     recovery_of: str | None = None,
+    live_from_start: bool = False,
 ) -> Any:
     """Archive a playlist or channel: what the catalog already holds is skipped.
 
-    Ends Failed (with the summary as its data) when any video still failed after its retries.
+    Ends Failed (with the summary as its data) when any video still failed after its retries,
+    or when the site refused so many in a row that the run's brake stopped it.
     """
-    run = _Run.start(output_dir, max_concurrent, quality, recovery_of)
+    run = _Run.start(output_dir, max_concurrent, quality, recovery_of, live_from_start)
     try:
         parse_playlist_ref(url)  # a bad URL fails the run before anything is spent
         items = run.list_playlist(url)
         urls_of = {i.video_id: i.url for i in items if i.url}
         run_context.record_run_items([i.video_id for i in items], urls_of)
-        run.archive(_playlist_items(items), metadata_only=metadata_only)
+        run.archive(playlist_items(items), metadata_only=metadata_only)
         return run.finish()
     finally:
         run.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# What to archive
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Item:
-    """One video to archive: its key, where to fetch it, and what we already know."""
-
-    video_id: str
-    ref: VideoRef
-    title: str | None = None
-    record: VideoMetadata | None = None
-    unavailable_reason: str | None = None
-
-
-def _video_items(refs: list[VideoRef], run: _Run) -> list[_Item]:
-    """YouTube ids as they are; other URLs keyed by their metadata (``<extractor>:<id>``)."""
-    urls = [r for r in refs if r.video_id is None]
-    records = {r.url: m for r, m in zip(urls, run.fetch_metadata(urls), strict=True)}
-    seen: dict[str, _Item] = {}
-    for ref in refs:
-        record = records.get(ref.url) if ref.video_id is None else None
-        key = ref.video_id or (record.video_id if record else ref.url)
-        item = _Item(video_id=key, ref=ref, record=record)
-        if record is not None:
-            item.title = record.title
-            item.unavailable_reason = _unavailable(record)
-        seen.setdefault(key, item)
-    return list(seen.values())
-
-
-def _unavailable(record: VideoMetadata) -> str | None:
-    if record.availability == "available":
-        return None
-    return record.unavailable_reason or f"{record.availability} video"
-
-
-def _playlist_items(items: list[PlaylistItem]) -> list[_Item]:
-    out: dict[str, _Item] = {}
-    for item in sorted(items, key=lambda i: i.position):
-        if item.video_id in out:
-            continue
-        is_youtube = item.url is None
-        ref = VideoRef(video_id=item.video_id if is_youtube else None, url=item.url or "")
-        reason = None if item.availability == "available" else f"{item.availability} video"
-        out[item.video_id] = _Item(item.video_id, ref, item.title, unavailable_reason=reason)
-    return list(out.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,9 +149,11 @@ class _Run:
         self.logger = get_run_logger()
         self.sink = progress.bind(self.flow_run_id)
         self.artifact = ProgressArtifact(self.logger)
-        self.list_task = with_retries(list_playlist_task, settings)
-        self.metadata_task = with_retries(metadata_batch_task, settings)
+        self.list_task = with_retries(list_playlist_task, settings, on_retry=self._retrying)
+        self.metadata_task = with_retries(metadata_batch_task, settings, on_retry=self._retrying)
         self.download_task = download_task_for(settings)
+        self.brake = braking.start(settings, self.flow_run_id)  # one per run, for its tasks
+        self.live_from_start = False
         self.results: dict[str, DownloadResult] = {}
         self.skipped: set[str] = set()
         self.titles: dict[str, str | None] = {}
@@ -204,6 +161,7 @@ class _Run:
         self.task_runs = 0
         self.playlist: dict[str, Any] | None = None
         self.subflows: list[dict[str, Any]] = []
+        self.metadata_saved: int | None = None  # --metadata-only: records saved
         self.started = time.monotonic()
         self.log_file = attach_log_file(settings)
         self._total = 0
@@ -216,12 +174,14 @@ class _Run:
         max_concurrent: int | None,
         quality: str,
         recovery_of: str | None,
+        live_from_start: bool = False,
     ) -> _Run:
         from ytarchive.downloader import validate_quality
 
         settings = _settings(output_dir, max_concurrent)
         validate_quality(quality)
         run = cls(settings, quality, recovery_of)
+        run.live_from_start = bool(live_from_start)
         run_context.mark_run_owner(run.root)
         run.sink.run_started(run.flow_run_id, run.flow_run_name)
         if recovery_of:
@@ -232,6 +192,7 @@ class _Run:
 
     def list_playlist(self, url: str) -> list[PlaylistItem]:
         """The playlist's items (recorded in the catalog by the task), 50 a page."""
+        self.sink.waiting("listing the playlist")
         listing = self.list_task(url, self.root_str)
         self.task_runs += 1
         self.quota_units += listing.units
@@ -249,12 +210,16 @@ class _Run:
 
         for item in items:
             self.titles[item.video_id] = item.title
+        if metadata_only:
+            self.metadata_saved = self.metadata_saved or 0
         catalog = Catalog(self.root)
         settled = catalog.settled_ids([i.video_id for i in items]) if items else set()
         if settled:
             self.results.update(catalog.latest_outcomes(sorted(settled)))
             self.skipped |= settled
         todo = [i for i in items if i.video_id not in settled]
+        for item in (i for i in todo if i.error is not None):
+            self.results[item.video_id] = self._failed(item, item.error)
         self.logger.info(
             "%d video(s): %d already archived or unavailable, %d to do",
             len(items),
@@ -263,6 +228,7 @@ class _Run:
         )
         self._total += len(todo)
         self.sink.total(self._total)
+        todo = [i for i in todo if i.error is None]
         if not todo:
             return
         if not metadata_only:
@@ -274,22 +240,27 @@ class _Run:
         else:
             self._download_all(todo, batches)
 
-    def fetch_metadata(self, refs: list[VideoRef]) -> list[VideoMetadata]:
-        """Metadata for refs now (50 a task), in order; used for URLs, whose key it gives."""
-        records: list[VideoMetadata] = []
+    def fetch_metadata(self, refs: list[VideoRef]) -> list[VideoMetadata | BaseException]:
+        """Metadata for refs now (50 a task), in order, or each item's error; used for URLs,
+        whose key it gives."""
+        records: list[VideoMetadata | BaseException] = []
+        if refs:
+            self.sink.waiting("reading the videos' metadata")
         for start in range(0, len(refs), BATCH_SIZE):
             self._batches += 1
-            batch = self.metadata_task(
-                self._batches, refs[start : start + BATCH_SIZE], self.root_str
-            )
+            chunk = refs[start : start + BATCH_SIZE]
+            state = self.metadata_task(self._batches, chunk, self.root_str, return_state=True)
             self.task_runs += 1
+            batch = batch_outcome(state, len(chunk))
             self.quota_units += batch.units
-            records += batch.records
+            records += [batch.errors.get(i) or r for i, r in enumerate(batch.records)]
         return records
 
     def _submit_metadata(self, todo: list[_Item]) -> _Batches:
         """One metadata task per 50 videos that still need a record."""
         wanted = [i for i in todo if i.record is None and not i.unavailable_reason]
+        if wanted:
+            self.sink.waiting("reading the videos' metadata")
         batches = []
         for start in range(0, len(wanted), BATCH_SIZE):
             self._batches += 1
@@ -300,9 +271,12 @@ class _Run:
         return batches
 
     def _apply_metadata(self, chunk: list[_Item], future: Any) -> None:
-        batch: MetadataBatch = future.result()
+        future.wait()
+        batch = batch_outcome(future.state, len(chunk))
         self.quota_units += batch.units
         for item, record in zip(chunk, batch.records, strict=False):
+            if record is None:  # its metadata failed: its download tries on its own
+                continue
             item.record = record
             item.title = record.title or item.title
             self.titles[item.video_id] = item.title
@@ -311,19 +285,24 @@ class _Run:
         for chunk, future in batches:
             self._apply_metadata(chunk, future)
             for item in chunk:
+                self.metadata_saved = (self.metadata_saved or 0) + (item.record is not None)
                 if item.record is not None and item.record.availability == "available":
                     layout.write_metadata(self.root, item.record)
 
     def _download_all(self, todo: list[_Item], batches: _Batches) -> None:
         """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
         limit = int(self.settings.max_concurrent)
-        slot_limit = _fleet_download_limit()
+        slot_limit = braking.fleet_download_limit()
         done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
         in_flight = 0
-        for item in self._in_order(todo, batches):
+        items = self._in_order(todo, batches)
+        for item in items:
             while in_flight >= limit:
                 self._collect(*done.get())
                 in_flight -= 1
+            if not braking.may_submit(self.brake):  # stopped: the rest wait for the plan
+                self._not_started([item, *items])
+                break
             future = self.download_task.submit(
                 item.video_id,
                 self.quality,
@@ -332,6 +311,7 @@ class _Run:
                 url=item.ref.url if item.ref.video_id is None else None,
                 unavailable_reason=item.unavailable_reason,
                 slot_limit=slot_limit,
+                live_from_start=self.live_from_start,
             )
             future.add_done_callback(lambda f, item=item: done.put((item, f)))
             self.task_runs += 1
@@ -357,22 +337,24 @@ class _Run:
         if state.is_completed():
             result = state.result(raise_on_failure=False)
         else:
-            result = self._failed(item, state)
+            result = self._failed(item, state.result(raise_on_failure=False), state.message)
         self.results[item.video_id] = result
-        if result.status == "failed":
-            self.sink.video_finished(result)
         self._progress()
 
-    def _failed(self, item: _Item, state: Any) -> DownloadResult:
+    def _not_started(self, items: list[_Item]) -> None:
+        for result in braking.not_started(self, [i.video_id for i in items]):
+            self.results[result.video_id] = result
+            self.sink.video_finished(result)
+
+    def _failed(self, item: _Item, error: Any, message: str | None = None) -> DownloadResult:
         from ytarchive.catalog import Catalog
 
-        error = state.result(raise_on_failure=False)
         ours = isinstance(error, YTArchiveError)
-        text = str(error) if isinstance(error, BaseException) else None
+        text = error.reason if ours else str(error) if isinstance(error, BaseException) else None
         result = DownloadResult(
             video_id=item.video_id,
             status="failed",
-            reason=redact(text or state.message or "task run failed"),
+            reason=redact(text or message or "task run failed"),
             error_class=type(error).__name__ if isinstance(error, BaseException) else "Crashed",
             quality=self.quality,
             attempts=error.attempt if ours else 1,
@@ -380,6 +362,7 @@ class _Run:
         )
         Catalog(self.root).record_outcomes([result])
         self.logger.error("%s failed: %s", item.video_id, result.reason)
+        self.sink.video_finished(result)
         return result
 
     def subflow(self, url: str) -> None:
@@ -390,6 +373,7 @@ class _Run:
             output_dir=self.root_str,
             max_concurrent=int(self.settings.max_concurrent),
             recovery_of=self.recovery_of,
+            live_from_start=self.live_from_start,
             return_state=True,
         )
         data = state.result(raise_on_failure=False)
@@ -397,6 +381,13 @@ class _Run:
             data = {"url": url, "failed": 1, "error": redact(str(data))}
         self.subflows.append(data)
         self.quota_units += int(data.get("quota_units") or 0)
+
+    def _retrying(self, error: Any) -> None:
+        """on_retry of the listing and metadata tasks: the watcher hears how long we wait."""
+        from tasks.policies import attempt
+
+        wait = error.retry_after or self.settings.retry_delay_seconds * 2 ** (attempt() - 1)
+        self.sink.waiting(f"retrying the site in {wait:.0f} s ({redact(str(error))[:60]})")
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -420,12 +411,14 @@ class _Run:
             "output_dir": self.root_str,
             "quality": self.quality,
             "recovery_of": self.recovery_of,
+            "stopped": braking.stop_cause(self.brake),  # the brake's cause, when it stopped us
             "playlist": self.playlist,
             "total": sum(counts.values()),
             **counts,
             "skipped": len(self.skipped) + sum(int(s.get("skipped") or 0) for s in self.subflows),
             "downloaded": sum(1 for r in rows if r["status"] == "archived" and not r["skipped"]),
             "quota_units": self.quota_units,
+            "metadata_saved": self.metadata_saved,
             "seconds": round(time.monotonic() - self.started, 2),
             "task_runs": self.task_runs,
             "results": rows,
@@ -442,7 +435,8 @@ class _Run:
         self.sink.run_finished(summary)
         self.logger.info("%s", done_line(summary))
         if summary["failed"]:
-            message = f"{summary['failed']} of {summary['total']} video(s) failed"
+            counted = f"{summary['failed']} of {summary['total']} video(s) failed"
+            message = summary["stopped"] or counted
             return Failed(message=message, data=summary)
         return summary
 
@@ -452,24 +446,8 @@ class _Run:
         if removed:
             self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
         progress.unbind(self.flow_run_id)
+        braking.release(self.flow_run_id)
         detach_log_file(self.log_file)
-
-
-def _fleet_download_limit() -> str | None:
-    """The global concurrency limit that holds a fleet of workers to its download slots, if set.
-
-    Checked once a run, not once a task: without the limit, the sync `concurrency()` would log a
-    warning for every download, and with it each video costs two extra API calls.
-    """
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as client:
-            client.read_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
-    except ObjectNotFound:
-        return None
-    return DOWNLOAD_LIMIT
 
 
 @functools.cache

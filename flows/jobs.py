@@ -109,7 +109,7 @@ def _execute(job: Job, flow: Any, run: Any, parameters: dict[str, Any], after: A
     from flows.runtime import drain_history
 
     try:
-        state = run_flow(flow, flow_run=run, parameters=parameters, return_type="state")
+        state: Any = run_flow(flow, flow_run=run, parameters=parameters, return_type="state")
         data = state.result(raise_on_failure=False)
         summary = data if isinstance(data, dict) else None
         drain_history(job.id, expected_task_runs=(summary or {}).get("task_runs"), timeout=30)
@@ -121,7 +121,7 @@ def _execute(job: Job, flow: Any, run: Any, parameters: dict[str, Any], after: A
             job.error = state.message or state.name
         if after is not None:
             after(state)
-    except Exception as exc:  # noqa: BLE001 - the job reports it; the process goes on
+    except Exception as exc:
         job.state = job.state or "CRASHED"
         job.error = f"{type(exc).__name__}: {exc}"
         logger.warning("archive run %s: %s", job.id, job.error)

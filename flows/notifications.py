@@ -20,7 +20,7 @@ def run_end(flow_run: Any, state: Any) -> RunEnd:
     (a run failed only through its playlist subflows leaves the telling to them)."""
     try:
         data = state.result(raise_on_failure=False)
-    except Exception:  # noqa: BLE001 - a result that cannot be read is reported as missing
+    except Exception:
         data = None
     summary = data if isinstance(data, dict) else {}
     rows = summary.get("results") or []
@@ -58,7 +58,7 @@ def notify_hook(flow: Any, flow_run: Any, state: Any) -> None:
         register_secrets(settings)
         end = run_end(flow_run, state)
         notify_run_end(settings, end)
-    except Exception as exc:  # noqa: BLE001 - a notification never changes a run's outcome
+    except Exception as exc:
         logger.warning("run notification skipped: %s", type(exc).__name__)
 
 

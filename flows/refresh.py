@@ -9,7 +9,7 @@ description and counts, with `availability` and `unavailable_reason` set: our co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -103,7 +103,7 @@ def archived_ids(output_dir: Path) -> list[str]:
 
 @flow(
     name=REFRESH_FLOW,
-    task_runner=ThreadPoolTaskRunner(max_workers=4),
+    task_runner=cast(Any, ThreadPoolTaskRunner(max_workers=4)),  # Prefect's generic is too narrow
     log_prints=False,
 )
 def refresh_metadata_flow(output_dir: str | None = None, limit: int | None = None) -> dict:

@@ -62,7 +62,7 @@ def _outside_event_loop(fn: Any) -> None:
     def run() -> None:
         try:
             fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=run, name="ytarchive-drain", daemon=True)

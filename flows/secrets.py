@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -20,7 +21,8 @@ def api_key_from_block(name: str = SECRET_BLOCK) -> str | None:
     from prefect.exceptions import ObjectNotFound
 
     try:
-        value = Secret.load(name).get()
+        block: Any = Secret.load(name)  # sync here: we are not in an event loop
+        value = block.get()
     except (ValueError, ObjectNotFound):
         return None
     return str(value) if value else None

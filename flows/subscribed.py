@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from ytarchive.names import SUBSCRIPTION_PREFIX, SYNC_FLOW
 
@@ -98,7 +98,9 @@ def _next_runs(client: Any, deployment_ids: list[str]) -> dict[str, datetime]:
 
     scheduled = FlowRunFilter(
         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-        next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(after_=datetime.now(UTC)),
+        next_scheduled_start_time=FlowRunFilterNextScheduledStartTime(
+            after_=cast(Any, datetime.now(UTC))  # Prefect types it as its own DateTime
+        ),
     )
     nexts: dict[str, datetime] = {}
     for deployment_id in deployment_ids:

@@ -40,8 +40,13 @@ def _subscriptions() -> list[Any]:
 
 
 @flow(name=SYNC_FLOW, log_prints=False)
-def sync_subscriptions_flow(urls: list[str] | None = None, quality: str | None = None) -> dict:
+def sync_subscriptions_flow(
+    urls: list[str] | None = None, quality: str | None = None, live_from_start: bool = False
+) -> dict:
     """Archive new videos of `urls` (default: every subscription), one playlist at a time.
+
+    live_from_start: record a stream that is live at sync time from its start (else it is
+    recorded `live` and taken by the first sync after it ends).
 
     Each playlist is an `archive_playlist_flow` subflow, which skips what the catalog already
     holds, so a sync of a fully archived playlist downloads nothing. Playlists run one after
@@ -52,7 +57,7 @@ def sync_subscriptions_flow(urls: list[str] | None = None, quality: str | None =
     settings = settings_with_api_key()
     targets = subscription_targets(urls, quality)
     logger.info("Syncing %d subscription(s) into %s", len(targets), settings.output_dir)
-    rows = [_sync_one(url, q, settings) for url, q in targets]
+    rows = [_sync_one(url, q, settings, live_from_start) for url, q in targets]
     _summary_artifact(rows)
     failed = [r for r in rows if r["state"] != "COMPLETED"]
     if failed:
@@ -61,10 +66,11 @@ def sync_subscriptions_flow(urls: list[str] | None = None, quality: str | None =
     return {"subscriptions": len(rows), "results": rows}
 
 
-def _sync_one(url: str, quality: str, settings: Any) -> dict[str, Any]:
-    state = archive_playlist_flow(
+def _sync_one(url: str, quality: str, settings: Any, live: bool = False) -> dict[str, Any]:
+    state: Any = archive_playlist_flow(
         url=url,
         quality=quality,
+        live_from_start=live,
         output_dir=str(settings.output_dir),
         max_concurrent=settings.max_concurrent,
         return_state=True,

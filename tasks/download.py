@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,28 @@ from prefect.context import TaskRunContext
 from tasks.policies import attempt, with_retries
 from ytarchive import progress
 from ytarchive.archiving import Runtime, archive_video
+from ytarchive.brake import Brake
 from ytarchive.config import Settings
 from ytarchive.errors import Transient
 from ytarchive.models import DownloadResult, VideoMetadata
 
-__all__ = ["download_task", "download_task_for", "download_run_name"]
+__all__ = ["bind_brake", "download_task", "download_task_for", "download_run_name"]
+
+_brakes: dict[str, Brake] = {}  # flow run id -> the brake its download tasks share
+_brakes_lock = threading.Lock()
+
+
+def bind_brake(flow_run_id: str, brake: Brake | None) -> None:
+    """Share `brake` among the download tasks of this flow run (None: forget the run's brake).
+
+    Tasks run in the flow's process (a thread pool), so the brake is an object, never a
+    parameter: it holds no secret, but it is the run's state, not an input.
+    """
+    with _brakes_lock:
+        if brake is None:
+            _brakes.pop(flow_run_id, None)
+        else:
+            _brakes[flow_run_id] = brake
 
 
 def download_run_name() -> str:
@@ -52,8 +70,13 @@ def download_task(
     url: str | None = None,
     unavailable_reason: str | None = None,
     slot_limit: str | None = None,
+    live_from_start: bool = False,
 ) -> DownloadResult:
-    """Archive one video under its id; `slot_limit` names a fleet-wide concurrency limit."""
+    """Archive one video under its id; `slot_limit` names a fleet-wide concurrency limit.
+
+    The run's brake (bind_brake) is asked first: a stopped run fails this task at once with
+    Braked, making no request.
+    """
     settings = Settings(output_dir=Path(output_dir))
     return archive_video(
         video_id,
@@ -62,7 +85,7 @@ def download_task(
         record=record,
         url=url,
         unavailable_reason=unavailable_reason,
-        runtime=_runtime(slot_limit),
+        runtime=_runtime(slot_limit, live_from_start),
     )
 
 
@@ -71,15 +94,19 @@ def download_task_for(settings: Settings) -> Any:
     return with_retries(download_task, settings, on_retry=_tell_watcher)
 
 
-def _runtime(slot_limit: str | None) -> Runtime:
+def _runtime(slot_limit: str | None, live_from_start: bool = False) -> Runtime:
     ctx = TaskRunContext.get()
     run_id = str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None
+    with _brakes_lock:
+        brake = _brakes.get(run_id) if run_id else None
     return Runtime(
         flow_run_id=run_id,
         attempt=attempt(),
         sink=progress.sink_for(run_id),
         slot=lambda: _fleet_slot(slot_limit),
         log=get_run_logger(),
+        brake=brake,
+        live_from_start=live_from_start,
     )
 
 

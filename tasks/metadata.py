@@ -9,6 +9,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ytarchive.config import Settings
+from ytarchive.errors import YTArchiveError
 from ytarchive.models import PlaylistInfo, PlaylistItem, VideoMetadata
 from ytarchive.refs import VideoRef
 
@@ -37,10 +38,12 @@ class PlaylistListing:
 
 @dataclass
 class MetadataBatch:
-    """One batch's metadata records (in input order) and the quota units it spent."""
+    """One batch's metadata records (in input order; None where that item failed), each failed
+    item's error by its index, and the quota units the batch spent."""
 
-    records: list[VideoMetadata] = field(default_factory=list)
+    records: list[VideoMetadata | None] = field(default_factory=list)
     units: int = 0
+    errors: dict[int, YTArchiveError] = field(default_factory=dict)
 
 
 @task(
@@ -49,12 +52,13 @@ class MetadataBatch:
 def list_playlist_task(url: str, output_dir: str) -> PlaylistListing:
     """List a playlist's (or a channel's uploads') items and record them in the catalog."""
     from ytarchive.catalog import Catalog
-    from ytarchive.metadata import MetadataService
+    from ytarchive.metadata import MetadataService, known_playlist_title
     from ytarchive.refs import parse_playlist_ref
 
     settings = Settings(output_dir=Path(output_dir))
     service = MetadataService(settings)
-    info, items = service.playlist_items(parse_playlist_ref(url))
+    ref = parse_playlist_ref(url)
+    info, items = service.playlist_items(ref, known_playlist_title(settings.output_dir, ref))
     Catalog(settings.output_dir).record_playlist(info, items)
     return PlaylistListing(info=info, items=list(items), units=int(service.units_spent))
 
@@ -66,13 +70,20 @@ def list_playlist_task(url: str, output_dir: str) -> PlaylistListing:
     persist_result=False,
 )
 def metadata_batch_task(n: int, refs: list[VideoRef], output_dir: str) -> MetadataBatch:
-    """Metadata for up to 50 videos (one videos.list call), recorded in the catalog."""
+    """Metadata for up to 50 videos (one videos.list call), recorded in the catalog.
+
+    One item's failure is its own (in `errors`); when every item failed, the task fails (and
+    its retries, if the error is transient, try the batch again)."""
     from ytarchive.catalog import Catalog
     from ytarchive.metadata import MetadataService
 
     settings = Settings(output_dir=Path(output_dir))
     service = MetadataService(settings)
-    records = list(service.videos(refs))
-    if records:
-        Catalog(settings.output_dir).record_metadata(records)
-    return MetadataBatch(records=records, units=int(service.units_spent))
+    found = service.videos_each(refs)
+    errors = {i: r for i, r in enumerate(found) if isinstance(r, YTArchiveError)}
+    if errors and len(errors) == len(found):
+        raise errors[0]
+    records = [None if isinstance(r, YTArchiveError) else r for r in found]
+    if len(errors) < len(records):
+        Catalog(settings.output_dir).record_metadata([r for r in records if r is not None])
+    return MetadataBatch(records=records, units=int(service.units_spent), errors=errors)

@@ -47,13 +47,15 @@ def with_retries(task: Any, settings: Settings, on_retry: OnRetry | None = None)
 def transient_only(on_retry: OnRetry | None = None) -> Callable[[Any, Any, Any], bool]:
     """A retry_condition_fn: retry a Transient error unless a lower layer already retried it
     (yt-dlp a media request, our client a Data API call), after the server's Retry-After.
+    A site refusal (429, a CDN 403: `site_refusal`) is never retried here: the run's brake
+    handles those, so a rate-limited run does not spend retries on every video.
 
     Prefect asks it only while retries remain, so `on_retry` hears of each retry that happens.
     """
 
     def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
         error = _failure(state)
-        if not isinstance(error, Transient) or error.retried_by:
+        if not isinstance(error, Transient) or error.retried_by or error.site_refusal:
             return False
         if on_retry is not None:
             on_retry(error)

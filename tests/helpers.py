@@ -23,10 +23,17 @@ def run_cli(
     )
 
 
+SIDECAR_SUFFIXES = (".info.json", ".description", ".nfo", ".vtt", ".srt", ".ass", ".lrc")
+
+
 def video_files(root: Path) -> list[Path]:
-    """The media files under <archive>/videos, sorted."""
+    """The media files under <archive>/videos (any folder depth; not their sidecars), sorted."""
     folder = root / "videos"
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(SIDECAR_SUFFIXES)
+    )
 
 
 def assert_no_partials(root: Path) -> None:

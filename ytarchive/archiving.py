@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ytarchive import layout
+from ytarchive import archive_files, layout
+from ytarchive.brake import Brake
 from ytarchive.config import Settings
-from ytarchive.errors import Unavailable, YTArchiveError
+from ytarchive.errors import Braked, YTArchiveError
 from ytarchive.models import DownloadResult, VideoMetadata
 from ytarchive.progress import NULL_SINK, ProgressSink
+from ytarchive.redact import redact
 
 __all__ = ["Runtime", "archive_video"]
 
@@ -22,10 +24,13 @@ _log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """What the caller's runtime lends one archiving: its run, attempt, watcher, slot, logger.
+    """What the caller's runtime lends one archiving: its run, attempt, watcher, slot, logger,
+    and the run-wide brake its downloads share.
 
     `slot` is entered around the download itself (a fleet-wide concurrency slot, say); the
-    video's lock is always taken first, so a slot holder never waits on a lock.
+    video's lock is always taken first, so a slot holder never waits on a lock. The `brake` is
+    asked before the download starts (it may pause, or stop the run: Braked, no request made)
+    and told how the download ended.
     """
 
     flow_run_id: str | None = None
@@ -33,6 +38,8 @@ class Runtime:
     sink: ProgressSink = NULL_SINK
     slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
     log: logging.Logger | logging.LoggerAdapter[Any] = field(default=_log)
+    brake: Brake | None = None
+    live_from_start: bool = False
 
 
 def archive_video(
@@ -51,25 +58,28 @@ def archive_video(
     fetched. Otherwise, under the video's lock: a file the catalog holds as archived is the
     answer; else the download, with the metadata file and thumbnail in place before the video
     is, and the outcome recorded before the lock is let go (so a second run waiting on the lock
-    finds it archived). Unavailable becomes a recorded outcome; Transient and DownloadFailed
-    propagate (with `attempt` set) for the caller to retry or record.
+    finds it archived). An error whose `status` is final or not due yet (Unavailable; NotYet:
+    "upcoming", "live") is a recorded outcome with its reason and class; a "failed" one
+    (Transient, DownloadFailed, Braked) propagates (with `attempt` set) to retry or record.
+    The run's brake (runtime.brake) is asked before the download and told how it ended.
     """
     rt = runtime or Runtime()
     root = Path(settings.output_dir)
     reason = unavailable_reason or _unavailable_reason(record)
     if reason:
-        result = _outcome(video_id, reason, quality, rt.flow_run_id)
+        result = _outcome(video_id, quality, rt.flow_run_id, reason=reason)
         _record(root, result)
         rt.sink.video_finished(result)
         return result
     with layout.video_lock(root, video_id):
-        existing = _already_archived(root, video_id)
+        existing = _already_archived(root, video_id, bool(settings.output_template))
         if existing is not None:
             rt.log.info("%s is already archived at %s", video_id, existing.file_path)
             rt.sink.video_finished(existing)
             return existing
+        ticket = _may_start(rt)
         with rt.slot():
-            result = _download(video_id, quality, settings, record, url, rt)
+            result = _braked_download(video_id, quality, settings, record, url, rt, ticket)
         result.flow_run_id = rt.flow_run_id
         result.attempts = rt.attempt
         _record(root, result)
@@ -95,7 +105,7 @@ def _download(
         """The metadata record and thumbnail, in place before the video is (then recorded)."""
         meta = record or VideoMetadata(video_id=key, source="yt_dlp", webpage_url=url)
         layout.write_metadata(root, meta)
-        if meta.thumbnail_url:
+        if meta.thumbnail_url and not archive_files.thumbnail_file(root, key):
             fetch_thumbnail(meta.thumbnail_url, root, key)
 
     try:
@@ -107,13 +117,15 @@ def _download(
             title=title,
             key=video_id,
             before_move=files_beside,
+            live_from_start=rt.live_from_start,
+            record=record,
         )
-    except Unavailable as exc:
-        rt.log.info("%s is unavailable: %s", video_id, exc)
-        return _outcome(video_id, str(exc), quality, None)
     except YTArchiveError as exc:
-        exc.attempt = rt.attempt
-        raise
+        if exc.status == "failed":  # retried by the caller, or recorded by it as failed
+            exc.attempt = rt.attempt
+            raise
+        rt.log.info("%s is %s: %s", video_id, exc.status, exc.reason)
+        return _outcome(video_id, quality, None, error=exc)
     rt.log.info(
         "%s archived: %s (%sx%s, %s bytes)",
         video_id,
@@ -125,9 +137,10 @@ def _download(
     return result
 
 
-def _already_archived(root: Path, video_id: str) -> DownloadResult | None:
-    """The catalog's archived outcome when its file is still in place (another run got here)."""
-    if not layout.find_video_files(root, video_id):
+def _already_archived(root: Path, video_id: str, templated: bool) -> DownloadResult | None:
+    """The catalog's archived outcome when its file is still in place (another run got here).
+    Under an output template the file may be anywhere, so the catalog is always asked."""
+    if not templated and not layout.find_video_files(root, video_id):
         return None
     from ytarchive.catalog import Catalog
 
@@ -143,15 +156,52 @@ def _unavailable_reason(record: VideoMetadata | None) -> str | None:
     return record.unavailable_reason or record.availability
 
 
-def _outcome(video_id: str, reason: str, quality: str, run_id: str | None) -> DownloadResult:
+def _outcome(
+    video_id: str,
+    quality: str,
+    run_id: str | None,
+    reason: str | None = None,
+    error: YTArchiveError | None = None,
+) -> DownloadResult:
+    """A recorded outcome that is no file: known unavailable (`reason`), or the `error`'s."""
     return DownloadResult(
         video_id=video_id,
-        status="unavailable",
-        reason=reason,
-        error_class="Unavailable",
+        status=error.status if error is not None else "unavailable",  # type: ignore[arg-type]
+        reason=redact(error.reason if error is not None else reason or "unavailable"),
+        error_class=error.error_class if error is not None else "Unavailable",
         quality=quality,
         flow_run_id=run_id,
     )
+
+
+def _may_start(rt: Runtime) -> int | None:
+    """Wait while the run's brake pauses; Braked when it has stopped the run (no request made)."""
+    if rt.brake is None:
+        return None
+    if not rt.brake.wait():
+        raise Braked(f"not tried: {rt.brake.cause()}")
+    return rt.brake.ticket()
+
+
+def _braked_download(
+    video_id: str,
+    quality: str,
+    settings: Settings,
+    record: VideoMetadata | None,
+    url: str | None,
+    rt: Runtime,
+    ticket: int | None,
+) -> DownloadResult:
+    """The download, its outcome told to the run's brake (a site refusal counts toward it)."""
+    try:
+        result = _download(video_id, quality, settings, record, url, rt)
+    except YTArchiveError as exc:
+        if rt.brake is not None:
+            rt.brake.record(exc, ticket=ticket)
+        raise
+    if rt.brake is not None:
+        rt.brake.record(result, ticket=ticket)
+    return result
 
 
 def _record(root: Path, result: DownloadResult) -> None:

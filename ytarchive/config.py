@@ -68,6 +68,25 @@ class Settings(BaseSettings):
     # Apprise URLs (space or comma separated) told when a run archives videos or fails. Secret:
     # such URLs carry the service's tokens.
     notify: SecretStr | None = None
+    # The run-wide brake (README "Errors"): after this many downloads in a row refused by the
+    # site (429, the bot check, CDN 403s) a run pauses as Retry-After says, then stops; 0: never.
+    brake_after: int = Field(default=3, ge=0, le=100)
+    # The complete archive (README "Sidecars and naming"): subtitles as a comma list of
+    # languages, `all`, and `auto` for automatic captions (none by default), converted with
+    # convert_subs; embedded where the container allows. <stem>.info.json and <stem>.description
+    # beside the media file; cover art, chapters and tags embedded. output_template is yt-dlp's
+    # template syntax relative to videos/ (None: `<title> [<id>].<ext>`); nfo "kodi" writes
+    # Kodi/Jellyfin/Emby NFO files.
+    subtitles: str = ""
+    convert_subs: str | None = None
+    embed_subtitles: bool = True
+    write_info_json: bool = True
+    write_description: bool = True
+    embed_thumbnail: bool = True
+    embed_metadata: bool = True
+    embed_chapters: bool = True
+    output_template: str | None = None
+    nfo: str | None = None
     # -- YouTube in the real world (README): cookies, politeness, yt-dlp options we do not model.
     # The cookie file's path may be logged; its contents are a secret and are never logged.
     cookies_file: Path | None = None

@@ -27,6 +27,7 @@ __all__ = [
     "NotYet",
     "Upcoming",
     "LiveNow",
+    "Braked",
     "ServerUnavailable",
     "CatalogError",
 ]
@@ -38,7 +39,8 @@ class YTArchiveError(Exception):
     """Base of every error YTArchive raises on purpose."""
 
     exit_code = 1
-    #: the downloads row's status: "unavailable" (final) or "failed" (tried again later)
+    #: the downloads row's status: "unavailable" (final), "failed" (tried again later), or
+    #: "upcoming" / "live" (NotYet: neither final nor failed; the next run or sync takes it)
     status = "failed"
     #: retrying as things are cannot help: the video is recorded as final, not kept for retry
     permanent = False
@@ -188,6 +190,7 @@ class NotYet(YTArchiveError):
 class Upcoming(NotYet):
     """A premiere or live stream that has not started: taken by the first sync after it starts."""
 
+    status = "upcoming"
     advice = "the first sync after it starts archives it"
 
     def __init__(self, message: str, release_timestamp: float | None = None) -> None:
@@ -198,7 +201,12 @@ class Upcoming(NotYet):
 class LiveNow(NotYet):
     """The video is live right now: skipped until it ends, unless --live-from-start."""
 
+    status = "live"
     advice = "it is taken once the stream ends; pass --live-from-start to record it now"
+
+
+class Braked(YTArchiveError):
+    """Not tried: the run stopped after the site refused several downloads in a row."""
 
 
 class ServerUnavailable(YTArchiveError):

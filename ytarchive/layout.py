@@ -123,8 +123,20 @@ def find_video_files(root: Path, video_id: str) -> list[Path]:
     return sorted(
         Path(e.path)
         for e in entries
-        if marker in e.name and not e.name.endswith((".part", ".tmp")) and e.is_file()
+        if marker in e.name and _is_media_name(e.name.split(marker, 1)[1]) and e.is_file()
     )
+
+
+# what sits beside a media file and shares its stem: never taken for the media file itself
+SIDECAR_EXTS = frozenset(
+    {"part", "tmp", "ytdl", "json", "description", "nfo", "vtt", "srt", "ass", "lrc", "jpg"}
+    | {"jpeg", "png", "webp"}
+)
+
+
+def _is_media_name(ext: str) -> bool:
+    """`mp4` is a media file's extension; `en.vtt`, `info.json`, `nfo` are its sidecars'."""
+    return "." not in ext and ext.lower() not in SIDECAR_EXTS
 
 
 def metadata_path(root: Path, video_id: str) -> Path:

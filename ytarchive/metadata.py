@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ytarchive.config import Settings
-from ytarchive.errors import Unavailable
+from ytarchive.errors import AuthError, QuotaExceeded, Transient, Unavailable, YTArchiveError
 from ytarchive.models import PlaylistInfo, PlaylistItem, VideoMetadata
 from ytarchive.refs import ChannelRef, PlaylistRef, VideoRef
 
 if TYPE_CHECKING:
     from ytarchive.youtube_api import YouTubeAPI
 
-__all__ = ["MetadataService", "total_duration"]
+__all__ = ["MetadataService", "known_playlist_title", "total_duration"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,34 @@ class MetadataService:
                 records[i] = self._ytdlp_video(ref)
         return [records[i] for i in range(len(refs))]
 
+    def videos_each(self, refs: Sequence[VideoRef]) -> list[VideoMetadata | YTArchiveError]:
+        """Like videos(refs), but one item's failure is that item's alone: when the Data API
+        refuses the call for the batch, each id is asked on its own; what still fails comes back
+        as its error, in its place. The API down (Transient, after our client's retries), a spent
+        quota or a rejected key is no item's fault and stops the batch (raised): asking each id
+        would multiply the requests against a failing service."""
+        out: dict[int, VideoMetadata | YTArchiveError] = {}
+        by_api = [i for i, r in enumerate(refs) if r.video_id and self.uses_api]
+        if len(by_api) > 1:
+            try:
+                out.update(zip(by_api, self.videos([refs[i] for i in by_api]), strict=True))
+            except (QuotaExceeded, AuthError, Transient):
+                raise
+            except YTArchiveError as exc:
+                log.info("metadata for %d videos failed (%s): asking one by one", len(by_api), exc)
+        for i, ref in enumerate(refs):
+            if i not in out:
+                out[i] = self._one(ref)
+        return [out[i] for i in range(len(refs))]
+
+    def _one(self, ref: VideoRef) -> VideoMetadata | YTArchiveError:
+        try:
+            return self.videos([ref])[0]
+        except (QuotaExceeded, AuthError):
+            raise
+        except YTArchiveError as exc:
+            return exc
+
     def playlist(self, ref: PlaylistRef | ChannelRef) -> tuple[PlaylistInfo, list[PlaylistItem]]:
         """A playlist's (or a channel's uploads') title, owner, count and every item, all pages."""
         before = self.units_spent
@@ -76,19 +106,25 @@ class MetadataService:
         return info, items
 
     def playlist_items(
-        self, ref: PlaylistRef | ChannelRef
+        self, ref: PlaylistRef | ChannelRef, known_title: str | None = None
     ) -> tuple[PlaylistInfo, list[PlaylistItem]]:
-        """What archiving needs of a playlist: its items (the info only as far as they tell).
+        """What archiving needs of a playlist: its items, and its title.
 
-        A playlist id through the API costs 1 unit a page and no playlists.list (1 more unit just
-        for the title, which the catalog keeps from `playlist info`), so a fully archived playlist
-        costs exactly one unit per 50 items. Channels and keyless listings are `playlist(ref)`.
+        A playlist id through the API costs 1 unit a page, and a playlists.list (1 unit) for the
+        title only when the archive does not know it yet (`known_title`), so a fully archived
+        playlist costs exactly one unit per 50 items. Channels and keyless listings are
+        `playlist(ref)`.
         """
-        if not (self.uses_api and isinstance(ref, PlaylistRef) and ref.playlist_id):
+        playlist_id = ref.playlist_id if isinstance(ref, PlaylistRef) else None
+        if not (self.uses_api and playlist_id and known_title):
             return self.playlist(ref)
-        items = list(self.api.playlist_items(ref.playlist_id))
+        items = list(self.api.playlist_items(playlist_id))
         info = PlaylistInfo(
-            playlist_id=ref.playlist_id, item_count=len(items), url=ref.url, source="youtube_api"
+            playlist_id=playlist_id,
+            title=known_title,
+            item_count=len(items),
+            url=ref.url,
+            source="youtube_api",
         )
         return info, items
 
@@ -131,6 +167,20 @@ class MetadataService:
             info, items = ytdlp_playlist(ref.url.rstrip("/") + "/videos", settings=self.settings)
         info.url = ref.url
         return info, items
+
+
+def known_playlist_title(root: Path, ref: PlaylistRef | ChannelRef) -> str | None:
+    """The newest title the archive's catalog recorded for this playlist (None: not known)."""
+    playlist_id = getattr(ref, "playlist_id", None)
+    if not playlist_id or not re.fullmatch(r"[A-Za-z0-9_-]+", playlist_id):
+        return None
+    from ytarchive.catalog import Catalog
+
+    _, rows = Catalog(root).sql(
+        "SELECT title FROM playlist_snapshots WHERE playlist_id = "
+        f"'{playlist_id}' AND coalesce(title, '') <> '' ORDER BY recorded_at DESC LIMIT 1"
+    )
+    return str(rows[0][0]) if rows else None
 
 
 def total_duration(durations: Sequence[int | None]) -> tuple[int, int]:

@@ -11,6 +11,8 @@ __all__ = [
     "MetadataSource",
     "Status",
     "Availability",
+    "Chapter",
+    "SubtitleTrack",
     "VideoMetadata",
     "PlaylistInfo",
     "PlaylistItem",
@@ -19,12 +21,29 @@ __all__ = [
 ]
 
 MetadataSource = Literal["youtube_api", "yt_dlp"]
-Status = Literal["archived", "unavailable", "failed"]
+Status = Literal["archived", "unavailable", "failed", "upcoming", "live"]
 Availability = Literal["available", "private", "deleted", "unavailable"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class Chapter(BaseModel):
+    """One chapter of a video: start and end (seconds) and title, as yt-dlp gives them."""
+
+    start_time: float
+    end_time: float | None = None
+    title: str | None = None
+
+
+class SubtitleTrack(BaseModel):
+    """One subtitle sidecar of an archived video: language, automatic or not, format, path."""
+
+    lang: str
+    automatic: bool = False
+    ext: str
+    path: str  # relative to the archive root (absolute for an in-place import)
 
 
 class VideoMetadata(BaseModel):
@@ -50,6 +69,7 @@ class VideoMetadata(BaseModel):
     webpage_url: str | None = None
     availability: Availability = "available"
     unavailable_reason: str | None = None
+    chapters: list[Chapter] = Field(default_factory=list)
 
 
 class PlaylistInfo(BaseModel):
@@ -93,3 +113,4 @@ class DownloadResult(BaseModel):
     attempts: int = 1
     flow_run_id: str | None = None
     recorded_at: datetime = Field(default_factory=utcnow)
+    subtitles: list[SubtitleTrack] = Field(default_factory=list)

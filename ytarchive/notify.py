@@ -80,7 +80,7 @@ def send(urls: Sequence[str], found: Sequence[Message]) -> int:
         kind = apprise.NotifyType.FAILURE if message.kind == "failed" else apprise.NotifyType.INFO
         try:
             ok = hub.notify(title=message.title, body=message.body, notify_type=kind)
-        except Exception as exc:  # noqa: BLE001 - a notification never fails a run
+        except Exception as exc:
             logger.warning("notification not sent: %s", type(exc).__name__)
             ok = False
         if ok:

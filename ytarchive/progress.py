@@ -25,6 +25,9 @@ class ProgressSink:
 
     def run_started(self, flow_run_id: str, name: str) -> None: ...
 
+    def waiting(self, text: str) -> None:
+        """What the run waits for now ("listing the playlist", "retrying the site in 4 s")."""
+
     def total(self, count: int) -> None: ...
 
     def video_started(self, video_id: str, title: str | None) -> None: ...

@@ -58,6 +58,7 @@ FAILED, CRASHED, RUNNING, COMPLETED = "FAILED", "CRASHED", "RUNNING", "COMPLETED
 # plan. A Cancelled, Scheduled or Pending run has not: the plan it names stays open.
 TAKES_OVER = (RUNNING, COMPLETED, FAILED, CRASHED)
 PROCESS_GONE = "Crashed (process gone)"  # the label of a Running run whose process is gone
+_NOT_FINAL = ("failed", "upcoming", "live")  # the catalog's statuses a later run takes again
 
 
 # Records
@@ -324,11 +325,13 @@ def attach_errors(plan: Plan, outcomes: Mapping[str, Any], tasks: Mapping[str, A
     """Fill each item's error class, message and attempts from the catalog, else its task run.
 
     outcomes: video_id -> DownloadResult (the catalog's latest); tasks: video_id -> TaskInfo.
+    An outcome that is not final (failed; upcoming or live: not due yet) gives the item its
+    reason (what happened, then what to do) and error class.
     """
     for item in plan.items or []:
         outcome = outcomes.get(item.video_id)
         task = tasks.get(item.video_id)
-        if outcome is not None and getattr(outcome, "status", None) == "failed":
+        if outcome is not None and getattr(outcome, "status", None) in _NOT_FINAL:
             item.error_class = outcome.error_class
             item.message = outcome.reason
             item.attempts = int(outcome.attempts or 0)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ytarchive.chapters import chapters_from_description
 from ytarchive.coerce import best_thumbnail, int_or_none
 from ytarchive.config import Settings
 from ytarchive.errors import AuthError, InputError, QuotaExceeded, Transient, YTArchiveError
@@ -133,6 +134,9 @@ def video_from_api(resource: dict[str, Any]) -> VideoMetadata:
         unavailable_reason=f"upload {upload}" + (f": {reason}" if reason else "")
         if unavailable
         else None,
+        chapters=chapters_from_description(
+            snippet.get("description"), parse_duration(details.get("duration"))
+        ),
     )
 
 

@@ -59,7 +59,9 @@ _HTTP = re.compile(r"HTTP Error (\d{3})")
 def clean_message(message: str) -> str:
     """yt-dlp's message as one line: no colour, no "ERROR: [youtube] <id>:", no CLI hints."""
     text = _ANSI.sub("", message or "").strip()
-    text = text.splitlines()[0].strip() if text else ""
+    # "ERROR: \r[download] Got error: ...": the \r of a progress line is no end of the message
+    text = re.sub(r"^ERROR:\s*", "", text)
+    text = next((line.strip() for line in text.splitlines() if line.strip()), "")
     text = _PREFIX.sub("", text, count=1)
     text = _TAILS.sub("", text).strip().rstrip(".").strip()
     return text or "unknown yt-dlp error"

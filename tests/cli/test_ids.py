@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_no_partials
+from tests.helpers import assert_no_partials, video_files
 from tests.testbed.library import EDGE_VIDEO_IDS
 from ytarchive.catalog import Catalog
 from ytarchive.cli import main
@@ -56,7 +56,7 @@ def test_a_playlist_of_edge_ids_archives_each_under_its_exact_id(cli_env, capsys
     for n, video_id in enumerate(ids):
         assert by_id[video_id]["file_path"] == f"videos/Edge {n} [{video_id}].mp4"
         _assert_archived_under_its_id(root, video_id, f"Edge {n}")
-    assert len(list((root / "videos").iterdir())) == len(ids)  # no two ids share a file
+    assert len(video_files(root)) == len(ids)  # no two ids share a file
     assert sorted(p.stem for p in (root / "metadata").iterdir()) == sorted(ids)
     assert sorted(p.stem for p in (root / "thumbnails").iterdir()) == sorted(ids)
     catalog = Catalog(root)

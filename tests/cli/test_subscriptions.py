@@ -198,3 +198,21 @@ def test_subscriptions_json_from_the_console_script(prefect_server: str) -> None
     )
     assert result.returncode == 0, result.stderr
     assert isinstance(json.loads(result.stdout), list)
+
+
+@pytest.mark.slow
+def test_subscribe_live_from_start_is_a_run_parameter_of_the_deployment(
+    prefect_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.subscribed import read_deployment
+
+    url = "https://www.youtube.com/playlist?list=PLsubscribeLiveTest01"
+    created = _json(capsys, ["subscribe", url, "--live-from-start", "-f", "json"])
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            deployment = read_deployment(client, created["name"])
+        assert deployment.parameters == {"urls": [url], "quality": "best", "live_from_start": True}
+    finally:
+        assert main(["unsubscribe", url]) == 0

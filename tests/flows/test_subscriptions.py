@@ -166,5 +166,5 @@ def test_the_key_comes_from_the_secret_block_when_the_environment_has_none(
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
-    assert run.parameters == {"urls": [url], "quality": None}
+    assert run.parameters == {"urls": [url], "quality": None, "live_from_start": False}
     assert logs and not [log.message for log in logs if testbed.api_key in log.message]

@@ -38,7 +38,7 @@ class QuietHandler(BaseHTTPRequestHandler):
     def owner(self) -> Any:
         return self.server.owner
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_body(

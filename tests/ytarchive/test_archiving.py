@@ -98,3 +98,40 @@ def test_a_transient_failure_propagates_with_its_attempt_and_records_nothing(
     assert info.value.attempt == 3 and info.value.retried_by is None
     assert Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id]) == {}
     assert_no_partials(ytarchive_env.output_dir)
+
+
+def test_the_run_brake_hears_each_refusal_and_once_stopped_no_request_is_made(
+    ytarchive_env,
+) -> None:
+    from ytarchive.brake import Brake
+    from ytarchive.errors import Braked, RateLimited
+
+    bed = ytarchive_env.testbed
+    first, second = bed.lib.add_video(), bed.lib.add_video()
+    brake = Brake(1, pauses=0, plan="abcd1234")  # the first refusal stops the run
+    bed.media.refuse_all(status=429, retry_after=1)
+    with pytest.raises(RateLimited):
+        archive_video(first.video_id, "360p", Settings(), runtime=Runtime(brake=brake))
+    assert brake.stopped and bed.media.request_count() == 1
+    with pytest.raises(Braked) as info:
+        archive_video(second.video_id, "360p", Settings(), runtime=Runtime(brake=brake))
+    assert bed.media.request_count() == 1  # the second never reached the site
+    assert info.value.reason == (
+        "not tried: rate limited by the site: 1 refused in a row; "
+        "try later: ytarchive recovery retry abcd1234"
+    )
+
+
+def test_a_cdn_403_the_catalog_is_not_told_of_and_the_brake_counts(ytarchive_env) -> None:
+    from ytarchive.brake import Brake
+    from ytarchive.errors import CdnForbidden
+
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video()
+    brake = Brake(3)
+    bed.media.refuse_all(status=403, retry_after=None)
+    with pytest.raises(CdnForbidden):
+        archive_video(video.video_id, "360p", Settings(), runtime=Runtime(brake=brake))
+    assert brake.state().action == "go" and "1 refused in a row" in brake.cause()
+    # a failure is the caller's to retry or record: the archive holds nothing for it yet
+    assert Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id]) == {}

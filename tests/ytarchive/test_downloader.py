@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_no_partials
+from tests.helpers import assert_no_partials, video_files
 from tests.testbed.media import probe
 from ytarchive.config import Settings
 from ytarchive.downloader import (
@@ -148,8 +148,9 @@ def test_redownload_replaces_the_old_file(ytarchive_env) -> None:
     video = ytarchive_env.testbed.lib.add_video(title="First")
     first = download_video(video.video_id, _settings(ytarchive_env), "360p")
     second = download_video(video.video_id, _settings(ytarchive_env), "bestaudio", title="Second")
+    assert [p.name for p in video_files(ytarchive_env.output_dir)] == [Path(second.file_path).name]
     files = sorted(p.name for p in (ytarchive_env.output_dir / "videos").iterdir())
-    assert files == [Path(second.file_path).name]
+    assert all(name.startswith("Second [") for name in files)  # the old sidecars went too
     assert first.file_path != second.file_path
 
 
@@ -161,7 +162,7 @@ def test_a_killed_download_leaves_temp_that_the_next_one_resumes(ytarchive_env) 
     download_video(video.video_id, settings, "720p")  # the files a killed run would have had
     work = ytarchive_env.output_dir / ".tmp" / video.video_id
     work.mkdir(parents=True)
-    done = next((ytarchive_env.output_dir / "videos").iterdir())
+    [done] = video_files(ytarchive_env.output_dir)
     (work / "media.mp4").write_bytes(done.read_bytes())  # merged but never moved into place
     done.unlink()
     bed.media.reset()
@@ -202,3 +203,34 @@ def test_thumbnail_is_fetched_and_a_bad_one_is_ignored(ytarchive_env) -> None:
     assert path == root / "thumbnails" / f"{video.video_id}.jpg"
     assert path.read_bytes()[:2] == b"\xff\xd8"
     assert fetch_thumbnail(f"{bed.media.base_url}/missing.jpg", root, "other") is None
+
+
+def test_a_request_ytdlp_gave_up_on_is_transient_and_says_ytdlp_retried_it() -> None:
+    from ytarchive.downloader import classify_error
+
+    # YoutubeDL.report_error's "ERROR: " before RetryManager's text (utils/_utils.py), whose
+    # progress line starts with a carriage return
+    message = (
+        "ERROR: \r[download] Got error: HTTP Error 500: Internal Server Error. "
+        "Giving up after 2 retries"
+    )
+    error = classify_error(Exception(message))
+    assert isinstance(error, Transient) and error.retried_by == "yt-dlp"
+    assert "HTTP Error 500" in str(error)
+    assert (
+        classify_error(Exception("ERROR: HTTP Error 500: Internal Server Error")).retried_by is None
+    )
+
+
+@pytest.mark.slow
+def test_a_quality_no_format_offers_says_what_was_asked_and_offered(ytarchive_env) -> None:
+    from ytarchive.errors import FormatUnavailable
+
+    video = ytarchive_env.testbed.lib.add_video()
+    with pytest.raises(FormatUnavailable) as info:
+        download_video(video.video_id, _settings(ytarchive_env), "bestvideo[height=480]")
+    assert str(info.value) == (
+        "Requested format is not available "
+        "(asked for bestvideo[height=480]; offered: 1080p, 720p, 360p, audio)"
+    )
+    assert ytarchive_env.testbed.media.media_requests(video.video_id) == 0

@@ -48,10 +48,12 @@ def test_what_each_class_means_for_a_run() -> None:
     assert errors.BotCheck("x").site_refusal and not errors.BotCheck("x").permanent
     assert not errors.AgeRestricted("x").site_refusal
     assert not issubclass(errors.AgeRestricted, errors.Unavailable)
-    for cls in (errors.Upcoming, errors.LiveNow):
+    # not yet: neither final (unavailable) nor a failure for a recovery plan; a later run takes it
+    for cls, status in ((errors.Upcoming, "upcoming"), (errors.LiveNow, "live")):
         assert issubclass(cls, errors.NotYet)
         assert not issubclass(cls, errors.Unavailable | errors.Transient | errors.DownloadFailed)
-        assert not cls("x").permanent and cls("x").status == "failed"
+        assert not cls("x").permanent and cls("x").status == status
+    assert errors.Braked("x").status == "failed" and not errors.Braked("x").site_refusal
     assert errors.RateLimited("x", retry_after=5).retry_after == 5
     assert errors.RegionBlocked("x", ["DE"]).countries == ["DE"]
     assert errors.Upcoming("x", 1767225600).release_timestamp == 1767225600

@@ -45,7 +45,7 @@ def health_stub() -> Iterator[str]:
     /api/health, and /api/admin/settings naming its home (set `.home` through the url's server)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             bodies = {
                 "/api/health": b"true",
                 "/api/admin/settings": json.dumps({"home": self.server.home}).encode(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -48,6 +49,21 @@ def arrow_schema(table: str) -> Any:
         "ts": pa.timestamp("us", tz="UTC"),
         "bool": pa.bool_(),
         "strlist": pa.list_(pa.string()),
+        "chapters": pa.list_(
+            pa.struct(
+                [("start_time", pa.float64()), ("end_time", pa.float64()), ("title", pa.string())]
+            )
+        ),
+        "subtitles": pa.list_(
+            pa.struct(
+                [
+                    ("lang", pa.string()),
+                    ("automatic", pa.bool_()),
+                    ("ext", pa.string()),
+                    ("path", pa.string()),
+                ]
+            )
+        ),
     }
     fields = [pa.field(n, kinds[k]) for n, k in COLUMNS[table]]
     return pa.schema([*fields, pa.field(LATEST, pa.bool_())])
@@ -100,8 +116,21 @@ def cursor() -> Any:
     global _shared
     with _shared_lock:
         if _shared is None or _shared[0] != os.getpid():  # not one inherited through fork
+            if _shared is None:
+                atexit.register(_close_shared)
             _shared = (os.getpid(), _connect())
         return _shared[1].cursor()
+
+
+def _close_shared() -> None:
+    """At exit, before the interpreter's teardown: DuckDB objects still alive then are reported
+    by nanobind as leaks on stderr (`nanobind: leaked N instances!`)."""
+    global _shared
+    with _shared_lock:
+        if _shared is not None and _shared[0] == os.getpid():
+            with contextlib.suppress(Exception):
+                _shared[1].close()
+        _shared = None
 
 
 _CONFIG = {

@@ -5,7 +5,9 @@ from __future__ import annotations
 TABLES = ("videos", "downloads", "playlists", "playlist_items")
 
 
-STATUSES = ("archived", "unavailable", "failed")
+# archived and unavailable are final (runs skip them); failed is for a retry (recovery plans);
+# upcoming (a premiere or stream not begun) and live (streaming now) wait for a later run.
+STATUSES = ("archived", "unavailable", "failed", "upcoming", "live")
 
 
 TYPES = {
@@ -14,6 +16,8 @@ TYPES = {
     "ts": "TIMESTAMPTZ",
     "bool": "BOOLEAN",
     "strlist": "VARCHAR[]",
+    "chapters": "STRUCT(start_time DOUBLE, end_time DOUBLE, title VARCHAR)[]",
+    "subtitles": "STRUCT(lang VARCHAR, automatic BOOLEAN, ext VARCHAR, path VARCHAR)[]",
 }
 
 
@@ -40,6 +44,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("availability", "str"),
         ("unavailable_reason", "str"),
         ("recorded_at", "ts"),
+        ("chapters", "chapters"),  # [{start_time, end_time, title}], seconds
     ],
     "downloads": [
         ("video_id", "str"),
@@ -55,6 +60,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("attempts", "int"),
         ("flow_run_id", "str"),
         ("recorded_at", "ts"),
+        ("subtitles", "subtitles"),  # [{lang, automatic, ext, path}] of the archived file
     ],
     "playlists": [
         ("playlist_id", "str"),
@@ -154,7 +160,7 @@ VIEWS = (
 INDEX_DIR = "_index"
 
 
-DERIVED_FORMAT = 2  # bump when the derived database's tables change
+DERIVED_FORMAT = 3  # bump when the derived database's tables change
 
 
 SIDECAR = ".sources.json"

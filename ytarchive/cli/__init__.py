@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ytarchive.cli.app import app
@@ -10,7 +11,7 @@ __all__ = ["app", "main"]
 
 # Command modules register themselves on `app` when imported. They must stay cheap to import:
 # anything heavy (prefect, yt_dlp, googleapiclient, duckdb) is imported inside command bodies.
-from ytarchive.cli import commands as _commands  # noqa: E402,F401
+from ytarchive.cli import commands as _commands  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,19 +20,33 @@ def main(argv: list[str] | None = None) -> int:
 
     from ytarchive.errors import YTArchiveError
 
+    given = {k: v for k, v in os.environ.items() if k.startswith("YTARCHIVE_")}
+    failure: tuple[str, int] | None = None
     try:
         rv = app(args=argv, prog_name="ytarchive", standalone_mode=False)
     except YTArchiveError as exc:
-        _fail(str(exc), exc.exit_code)
+        failure = (str(exc), exc.exit_code)
     except (KeyboardInterrupt, Abort):
-        _fail("interrupted", 130)
+        failure = ("interrupted", 130)
     except TyperException as exc:  # usage errors: bad option, missing argument
         show = getattr(exc, "show", None)
         if show is None:
             raise
         show()
         return int(getattr(exc, "exit_code", 2))
+    finally:
+        _restore_settings_env(given)
+    if failure is not None:  # outside the except: no traceback keeps DuckDB objects alive
+        _fail(*failure)
     return rv if isinstance(rv, int) else 0
+
+
+def _restore_settings_env(given: dict[str, str]) -> None:
+    """Options a command handed its in-process run through YTARCHIVE_* variables end with it,
+    so a caller that runs several commands in one process (tests, the Python API) sees none."""
+    for key in [k for k in os.environ if k.startswith("YTARCHIVE_") and k not in given]:
+        del os.environ[key]
+    os.environ.update(given)
 
 
 def _fail(message: str, code: int) -> None:

@@ -27,6 +27,8 @@ __all__ = [
     "Column",
     "emit_json",
     "settings_from_cli",
+    "check_archive_dir",
+    "quiet_prefect_console",
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -110,6 +112,59 @@ def settings_from_cli(**overrides: Any):
     from ytarchive.config import load_settings
 
     return load_settings(overrides, options=_SETTING_OPTIONS)
+
+
+def check_archive_dir(root: Any, write: bool = True, given: str | None = None) -> None:
+    """Before anything starts: the archive root is a directory (or can be made one) that we
+    can write to (only read, with write=False; a missing one is then an empty archive).
+
+    An InputError names the path and where it came from (`given`: -o, or the variable)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from ytarchive.errors import InputError
+
+    path = Path(root).expanduser()
+    where = f" ({given})" if given else ""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"the archive root {path}{where} is not a directory")
+    if path.is_dir() and (path / "catalog").exists() and not (path / "catalog").is_dir():
+        raise InputError(f"{path}{where} is not an archive: its catalog is not a directory")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise InputError(f"cannot read the archive root {path}{where}: permission denied")
+    if not write:
+        return
+    parent = next((p for p in (path, *path.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise InputError(f"cannot create the archive root {path}{where}: {parent} is a file")
+    try:  # a probe, not os.access: root on a read-only mount or an immutable dir is refused
+        fd, probe = tempfile.mkstemp(prefix=".ytarchive-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write to the archive root {path}{where}: {exc.strerror or exc}"
+        ) from None
+
+
+def quiet_prefect_console() -> None:
+    """Prefect's log lines and notices ("Flow run ... Finished", "Still processing items")
+    stay in logs/ytarchive.log and the UI, never on our terminal: for a Prefect imported after
+    this, by its setting; for one already set up (tests, a second command), on its handlers."""
+    import logging
+    import os
+
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    if "prefect.logging.handlers" not in sys.modules:
+        return
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL)
 
 
 def _jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
+from ytarchive.cli import file_options
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, playlist_app, render
 from ytarchive.cli.cookies import CookiesOption, check_cookies_option, cookies_env
+from ytarchive.errors import YTArchiveError
 
 # Nothing heavy at import time: inputs are checked before Prefect (or yt-dlp) is loaded.
 
@@ -29,6 +32,11 @@ OutputOption = typer.Option(
 ConcurrencyOption = typer.Option(
     None, "--max-concurrent", "-j", help="Downloads at once (default: YTARCHIVE_MAX_CONCURRENT)."
 )
+LiveOption = typer.Option(
+    False,
+    "--live-from-start",
+    help="Record a stream that is live now from its start (default: it is skipped until it ends).",
+)
 RESULT_COLUMNS = ["video_id", "status", "title", "file_path", "height", "reason"]
 
 
@@ -42,6 +50,7 @@ class Job:
     fmt: OutputFormat
     playlist: bool = False
     metadata_only: bool = False
+    live_from_start: bool = False
     cookies: Path | None = None
 
 
@@ -87,13 +96,18 @@ def download(
     output: Path = OutputOption,
     max_concurrent: int = ConcurrencyOption,
     cookies: Path = CookiesOption,
+    live_from_start: bool = LiveOption,
+    subtitles: str = file_options.SubtitlesOption,
+    convert_subs: str = file_options.ConvertSubsOption,
+    output_template: str = file_options.TemplateOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive videos (and playlists or channels) with their metadata.
 
     Every input is checked first; a bad URL or batch line exits 2 and nothing is written. A
     single playlist or channel URL runs the playlist flow. Exit 0 when every video is archived
-    or recorded unavailable, 1 when some video still failed after its retries. Put `--` before
+    or recorded unavailable, 1 when some video still failed after its retries, 3 when the site
+    could not be reached for any of them (no network). Put `--` before
     ids that begin with '-' (ytarchive download -- -abcdefghij).
 
     Example: ytarchive download dQw4w9WgXcQ https://youtu.be/9bZkp7q19f0 --quality 720p
@@ -105,13 +119,19 @@ def download(
     if batch is not None:
         texts += read_batch_file(batch)
     if watch is not None:
-        _check_watch_file(watch)
+        from ytarchive.cli.download_watch import check_watch_file
+
+        check_watch_file(watch)
     elif not texts:
         raise InputError("nothing to download: give URLs, --batch FILE or --watch FILE")
     refs = parse_many(texts)
-    job = _job(texts, quality, output, max_concurrent, fmt, cookies)
+    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    job = _job(texts, quality, output, max_concurrent, fmt, files, cookies)
+    job.live_from_start = live_from_start
     if watch is not None:
-        return _watch(job, watch)
+        from ytarchive.cli.download_watch import watch_file
+
+        return watch_file(job, watch)
     job.playlist = len(refs) == 1 and not _is_video(refs[0])
     return _run(job)
 
@@ -126,6 +146,10 @@ def playlist_download(
         False, "--metadata-only", help="Record metadata (catalog and metadata/*.json) only."
     ),
     cookies: Path = CookiesOption,
+    live_from_start: bool = LiveOption,
+    subtitles: str = file_options.SubtitlesOption,
+    convert_subs: str = file_options.ConvertSubsOption,
+    output_template: str = file_options.TemplateOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive a playlist or a channel's uploads; what the archive already holds is skipped.
@@ -135,10 +159,11 @@ def playlist_download(
     from ytarchive.refs import parse_playlist_ref
 
     ref = parse_playlist_ref(url)
-    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt, cookies)
+    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt, files, cookies)
     job.urls = [url]
     job.playlist = True
-    job.metadata_only = metadata_only
+    job.metadata_only, job.live_from_start = metadata_only, live_from_start
     return _run(job)
 
 
@@ -148,18 +173,26 @@ def _job(
     output: Path | None,
     max_concurrent: int | None,
     fmt: OutputFormat,
+    files: dict[str, str | None] | None = None,
     cookies: Path | None = None,
 ) -> Job:
-    from ytarchive.cli.app import settings_from_cli
+    from ytarchive.cli.app import check_archive_dir, settings_from_cli
     from ytarchive.downloader import check_site_settings, validate_quality
 
     cookies = check_cookies_option(cookies)
-    settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent)
+    settings = settings_from_cli(output_dir=output, max_concurrent=max_concurrent, **files or {})
+    given = "--output" if output is not None else None
+    check_archive_dir(settings.output_dir, given=given or _env_name("YTARCHIVE_OUTPUT_DIR"))
     if cookies is not None:
         settings = settings.model_copy(update={"cookies_file": cookies})
     quality = validate_quality(quality)
     check_site_settings(settings)
+    file_options.check_file_settings(settings, files or {})
     return Job(urls=texts, settings=settings, quality=quality, fmt=fmt, cookies=cookies)
+
+
+def _env_name(name: str) -> str | None:
+    return name if any(k.upper() == name for k in os.environ) else None
 
 
 def _is_video(ref: Any) -> bool:
@@ -170,12 +203,52 @@ def _is_video(ref: Any) -> bool:
 
 def _run(job: Job) -> int:
     """Run one flow in this process against the long-lived server; report; the exit code."""
-    flows = _load_flows()
     view = _view(job.fmt)
-    state = _call_flow(flows, job, view)
-    summary = _finish(state, view)
+    with view:  # in a terminal, a spinner says what we wait for from the first second
+        view.waiting("connecting to the Prefect server (starting it if needed)")
+        flows = _load_flows()
+        summary = _finish(_call_flow(flows, job, view), view)
     _report(summary, job.fmt, live=_is_live(view))
+    if summary.get("stopped"):  # the run's brake: the site refused download after download
+        sys.stderr.write(f"Error: {summary['stopped']}\n")
+    else:
+        _raise_if_offline(summary)
     return 1 if summary.get("failed") else 0
+
+
+# The texts of a connection that never happened (yt-dlp's, and our Data API client's).
+_OFFLINE = re.compile(
+    r"connection refused|errno 111|name or service not known|temporary failure in name "
+    r"resolution|nodename nor servname|network is unreachable|no route to host|errno -[23]\b|"
+    r"cannot reach the YouTube API",
+    re.IGNORECASE,
+)
+
+
+class NoNetwork(YTArchiveError):
+    """The site could not be reached for any item: the network (or the site) is down."""
+
+    exit_code = 3
+
+
+def _raise_if_offline(summary: dict[str, Any]) -> None:
+    """Exit 3, not 1, when every item this run tried failed without reaching the site."""
+    tried = [r for r in _all_rows(summary) if not r.get("skipped")]
+    if tried and all(r["status"] == "failed" and _offline(r.get("reason")) for r in tried):
+        raise NoNetwork(_offline_line(str(tried[0].get("reason")), len(tried)))
+
+
+def _offline(text: Any) -> bool:
+    return bool(text) and _OFFLINE.search(str(text)) is not None
+
+
+def _offline_line(reason: str, count: int = 0) -> str:
+    what = f"any of the {count} videos" if count > 1 else "the video"
+    first = reason.strip().splitlines()[0] if reason.strip() else "no connection"
+    return (
+        f"cannot reach the site for {what} ({first}); check the network, then run "
+        "`ytarchive recovery retry --all`"
+    )
 
 
 def _call_flow(flows: Any, job: Job, view: Any) -> Any:
@@ -185,9 +258,10 @@ def _call_flow(flows: Any, job: Job, view: Any) -> Any:
         "quality": job.quality,
         "output_dir": str(Path(job.settings.output_dir).expanduser().resolve()),
         "max_concurrent": int(job.settings.max_concurrent),
+        "live_from_start": job.live_from_start,
         "return_state": True,
     }
-    with use_sink(view), view, cookies_env(job.cookies):
+    with use_sink(view), cookies_env(job.cookies):
         if job.playlist:
             return flows.archive_playlist_flow(
                 url=job.urls[0], metadata_only=job.metadata_only, **common
@@ -199,6 +273,7 @@ def _finish(state: Any, view: Any) -> dict[str, Any]:
     """Complete the run's history in Prefect, then the summary (or our error, re-raised)."""
     from flows.runtime import drain_history
 
+    view.waiting("recording the run in Prefect's history")
     data = state.result(raise_on_failure=False)
     summary = data if isinstance(data, dict) else None
     run_id = state.state_details.flow_run_id
@@ -214,8 +289,8 @@ def _finish(state: Any, view: Any) -> dict[str, Any]:
 
 
 def _raise_run_error(data: Any, state: Any) -> None:
-    from ytarchive.errors import YTArchiveError
-
+    if isinstance(data, YTArchiveError) and _offline(str(data)):
+        raise NoNetwork(_offline_line(str(data))) from None
     if isinstance(data, YTArchiveError):
         raise data
     message = str(data) if isinstance(data, BaseException) else (state.message or state.name)
@@ -260,7 +335,8 @@ def _all_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def _json_summary(summary: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "flow_run_id", "flow_run_name", "output_dir", "quality", "playlist", "total", "archived",
-        "downloaded", "skipped", "unavailable", "failed", "quota_units", "seconds",
+        "downloaded", "skipped", "unavailable", "failed", "metadata_saved", "quota_units",
+        "seconds",
     )  # fmt: skip
     out = {k: summary.get(k) for k in keys}
     out["counts"] = {k: summary.get(k, 0) for k in ("archived", "unavailable", "failed")}
@@ -270,8 +346,11 @@ def _json_summary(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
+    saved = summary.get("metadata_saved")
     parts = [
-        f"{summary.get('archived', 0)} archived ({summary.get('downloaded', 0)} new)",
+        f"metadata saved for {saved} video(s), {summary.get('skipped', 0)} already archived"
+        if saved is not None
+        else f"{summary.get('archived', 0)} archived ({summary.get('downloaded', 0)} new)",
         f"{summary.get('unavailable', 0)} unavailable",
         f"{summary.get('failed', 0)} failed",
         f"{summary.get('quota_units', 0)} quota units",
@@ -281,149 +360,22 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# download --watch
-# ---------------------------------------------------------------------------------------------
-
-WATCH_POLL = 0.5
-
-
-def _check_watch_file(path: Path) -> None:
-    from ytarchive.errors import InputError
-
-    if not path.is_file():
-        raise InputError(f"watch file not found: {path}")
-
-
-def _watch(job: Job, path: Path) -> int:
-    """Archive the file's lines, then each line appended to it, until Ctrl-C.
-
-    Ctrl-C while idle stops at once; during a run it stops once that run is done and recorded
-    (a second Ctrl-C stops at once). Exit 0, or 1 if some video failed meanwhile.
-    """
-    flows = _load_flows()
-    tail = _Tail(path)
-    stop = _StopOnCtrlC(job.fmt)
-    failed = 0
-    _note(job.fmt, f"Watching {path} (Ctrl-C to stop)")
-    with stop:
-        try:
-            while not stop.requested:
-                good = _good_lines(tail.new_lines(), path, job.fmt)
-                if not good:
-                    time.sleep(WATCH_POLL)
-                    continue
-                job.urls = good
-                with stop.busy():
-                    view = _view(job.fmt)
-                    summary = _finish(_call_flow(flows, job, view), view)
-                    _report(summary, job.fmt, live=_is_live(view))
-                failed += int(summary.get("failed") or 0)
-        except KeyboardInterrupt:
-            pass
-    _note(job.fmt, "Stopped watching")
-    return 1 if failed else 0
-
-
-class _StopOnCtrlC:
-    """SIGINT: raise KeyboardInterrupt when idle; during a run, ask to stop after it."""
-
-    def __init__(self, fmt: OutputFormat) -> None:
-        self.fmt = fmt
-        self.requested = False
-        self._busy = False
-        self._previous: Any = None
-
-    def __enter__(self) -> _StopOnCtrlC:
-        import signal
-
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal
-
-        signal.signal(signal.SIGINT, self._previous)
-
-    def busy(self) -> Any:
-        import contextlib
-
-        @contextlib.contextmanager
-        def scope() -> Any:
-            self._busy = True
-            try:
-                yield
-            finally:
-                self._busy = False
-
-        return scope()
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if not self._busy or self.requested:
-            self.requested = True
-            raise KeyboardInterrupt
-        self.requested = True
-        _note(self.fmt, "Stopping after this run (Ctrl-C again to stop now)")
-
-
-class _Tail:
-    """New complete lines of a file since the last call (a partial last line waits)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.number = 0
-
-    def new_lines(self) -> list[tuple[int, str]]:
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return []
-        end = data.rfind(b"\n")
-        if end < 0:
-            return []
-        self.offset += end + 1
-        lines = []
-        for raw in data[: end + 1].splitlines():
-            self.number += 1
-            lines.append((self.number, raw.decode("utf-8", "replace")))
-        return lines
-
-
-def _good_lines(lines: list[tuple[int, str]], path: Path, fmt: OutputFormat) -> list[str]:
-    from ytarchive.errors import InputError
-    from ytarchive.refs import batch_line
-
-    good = []
-    for number, line in lines:
-        try:
-            url = batch_line(line)
-        except InputError as exc:
-            sys.stderr.write(f"Skipped {path}:{number}: {exc}\n")
-            continue
-        if url:
-            good.append(url)
-    return good
-
-
-def _note(fmt: OutputFormat, text: str) -> None:
-    if fmt is not OutputFormat.json:
-        sys.stderr.write(text + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
 # playlist status
 # ---------------------------------------------------------------------------------------------
 
 
 @playlist_app.command("status")
 def playlist_status(
-    run: str = typer.Argument(..., help="The flow run id or name `download` printed."),
+    run: str = typer.Argument(
+        ..., help="The run's id (or its first 4+ characters) or name, as `download` printed."
+    ),
     watch: bool = typer.Option(False, "--watch", "-w", help="Refresh until the run ends."),
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Counts by state and per-video progress of an archive run, read from Prefect.
+
+    Of several runs with one name: the one in progress, else the newest that did work (a
+    re-run that found everything archived did none), and the header says which.
 
     Example: ytarchive playlist status playlist-PL123 --watch
     """
@@ -453,25 +405,13 @@ def playlist_status(
 
 def _connect() -> None:
     """Point Prefect at the long-lived server (starting it if needed); quiet its console."""
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from ytarchive.cli.app import quiet_prefect_console
+
+    quiet_prefect_console()
     from flows.runtime import configure_prefect
 
     configure_prefect()
-    _quiet_prefect_console()
-
-
-def _quiet_prefect_console() -> None:
-    """Our view reports the run; Prefect's console handlers stay silent even when Prefect's
-    logging was set up before this command (the env default above only acts on a fresh import)."""
-    import logging
-
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", ()):
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.setLevel(logging.CRITICAL)
+    quiet_prefect_console()
 
 
 def _load_flows() -> Any:

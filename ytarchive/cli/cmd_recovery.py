@@ -23,15 +23,19 @@ if TYPE_CHECKING:
 # Prefect (and flows/) are imported inside the command bodies that need them.
 
 _LIST_COLUMNS = ["plan", "created", "flow", "state", "items", "source"]
-_ITEM_COLUMNS = ["video_id", "error_class", "message", "attempts"]
+_ITEM_COLUMNS = ["video_id", "error_class", "reason", "attempts"]
 _RETRY_COLUMNS = ["plan_id", "flow_run_id", "state", "items", "remaining"]
 
 
 def prefect_history() -> PrefectHistory:
     """Prefect's flow-run history, on PREFECT_API_URL or our local server (started if needed)."""
+    from ytarchive.cli.app import quiet_prefect_console
+
+    quiet_prefect_console()
     from flows.runtime import configure_prefect
 
     configure_prefect()
+    quiet_prefect_console()
     from flows.history import PrefectHistory
 
     return PrefectHistory()
@@ -100,7 +104,9 @@ def recovery_show(
     plan: str = typer.Argument(..., help="Plan id (a flow-run id, a unique prefix, or its name)."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Show a plan's items with the error class, message and number of attempts of each.
+    """Show a plan's items with the error class, reason and number of attempts of each.
+
+    The reason says what happened, then what to do (say, the cookies a video needs).
 
     Example: ytarchive recovery show 3f2a9c1e
     """
@@ -111,7 +117,7 @@ def recovery_show(
     if fmt is OutputFormat.json:
         emit_json(found.as_dict())
         return
-    rows = [i.as_dict() for i in found.items or []]
+    rows = [{**i.as_dict(), "reason": i.message} for i in found.items or []]
     if fmt is OutputFormat.csv:
         render(rows, fmt, columns=_ITEM_COLUMNS)
         return
@@ -258,7 +264,7 @@ def _retry_row(outcome: Any) -> dict[str, Any]:
     return {
         "plan_id": outcome.plan_id,
         "flow_run_id": outcome.flow_run_id,
-        "state": outcome.state,
+        "state": outcome.state.title(),  # as `playlist status` and `recovery list` print it
         "items": len(outcome.items),
-        "remaining": ", ".join(outcome.remaining),
+        "remaining": ", ".join(outcome.remaining) or "none",
     }

@@ -162,7 +162,7 @@ def _check_ytdlp(today: Any = None) -> dict[str, str]:
 
     try:
         version = ytdlp_version()
-    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+    except Exception as exc:
         return _check("yt-dlp", "fail", f"cannot import yt-dlp: {exc}")
     age = ytdlp_release_age(today)
     if age is None:
@@ -261,7 +261,7 @@ def _check_catalog(settings: Any) -> dict[str, str]:
         from ytarchive.catalog import Catalog
 
         stats = Catalog(settings.output_dir).stats()
-    except Exception as exc:  # noqa: BLE001 - the finding is that it cannot be read
+    except Exception as exc:
         return _check("catalog", "fail", f"cannot read the catalog: {_one_line(exc)}")
     return _check("catalog", "ok", _summarise(stats))
 
@@ -286,7 +286,7 @@ def _check_api_key(settings: Any) -> dict[str, str]:
         _probe_api_key(settings)
     except YTArchiveError as exc:
         return _check("api key", "fail", f"{type(exc).__name__}: {_one_line(exc)}")
-    except Exception as exc:  # noqa: BLE001 - report, never crash health
+    except Exception as exc:
         return _check("api key", "fail", f"{type(exc).__name__}: {_one_line(exc)}")
     return _check("api key", "ok", "accepted by the YouTube Data API (1 quota unit)")
 

@@ -18,6 +18,7 @@ from ytarchive.cli.app import (
     FormatOption,
     OutputFormat,
     app,
+    check_archive_dir,
     emit_json,
     render,
     settings_from_cli,
@@ -65,10 +66,21 @@ _TABLE_CHANNELS = 20
 _VERIFY_COLUMNS = ["video_id", "problem", "file_path", "expected_bytes", "actual_bytes", "detail"]
 
 
-def _catalog(output: Path | None) -> Any:
+def _catalog(output: Path | None, write: bool = False) -> Any:
+    """The archive's catalog, once its root is known to be a readable directory (or absent:
+    an empty archive); an InputError naming the path otherwise."""
     from ytarchive.catalog import Catalog
 
-    return Catalog(archive_root(output))
+    root = archive_root(output)
+    check_archive_dir(root, write=write, given=_given(output))
+    return Catalog(root)
+
+
+def _given(output: Path | None) -> str | None:
+    if output is not None:
+        return "--output"
+    has_env = any(k.upper() == "YTARCHIVE_OUTPUT_DIR" for k in os.environ)
+    return "YTARCHIVE_OUTPUT_DIR" if has_env else None
 
 
 def archive_root(output: Path | None = None) -> Path:
@@ -199,7 +211,7 @@ def storage_compact(
 
     Example: ytarchive storage compact
     """
-    merged = _catalog(output).compact()
+    merged = _catalog(output, write=True).compact()
     rows = [{"table": t, "files_merged": n} for t, n in merged.items()]
     if fmt is OutputFormat.json:
         emit_json(merged)
@@ -225,6 +237,7 @@ def storage_verify(
 
     settings = settings_from_cli()
     root = Path(settings.output_dir)
+    check_archive_dir(root, write=fix, given=_given(None))
     problems = verify_archive(root)
     plan_id = None
     if problems and fix:  # only now Prefect: the plan is a flow run in its history

@@ -39,6 +39,9 @@ def subscribe(
     cron: str = typer.Option(DEFAULT_CRON, "--cron", help="When to sync, as a cron expression."),
     quality: str = typer.Option("best", "--quality", "-q", help="Quality to archive at."),
     timezone: str = typer.Option("UTC", "--timezone", help="Time zone of the cron expression."),
+    live_from_start: bool = typer.Option(
+        False, "--live-from-start", help="Record streams live at sync time from their start."
+    ),
     cookies: Path = CookiesOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
@@ -62,7 +65,9 @@ def subscribe(
 
     schedule = cron_schedule(cron, timezone)  # all input checked before anything starts
     with _client() as client:
-        sub, created = create(client, ref.url, schedule, quality, cookies_file=cookies_file)
+        sub, created = create(
+            client, ref.url, schedule, quality, live_from_start, cookies_file=cookies_file
+        )
     if fmt is OutputFormat.json:
         emit_json({**sub.as_dict(), "created": created})
         return

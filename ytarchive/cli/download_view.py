@@ -13,8 +13,8 @@ __all__ = ["make_view", "QuietView", "RichView"]
 
 
 def make_view(json_mode: bool, tty: bool) -> QuietView:
-    """Progress bars in a terminal; with --format json or a pipe, only the result (and, outside
-    json, the run's name on stderr when it starts)."""
+    """Progress bars and a spinner saying what we wait for in a terminal; with --format json or
+    a pipe, only the result (and, outside json, the run's name on stderr when it starts)."""
     if json_mode:
         return QuietView(announce=False)
     if tty:
@@ -62,6 +62,7 @@ class RichView(QuietView):
             DownloadColumn,
             MofNCompleteColumn,
             Progress,
+            SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
@@ -69,6 +70,7 @@ class RichView(QuietView):
         )
 
         self.overall = Progress(
+            SpinnerColumn(),
             TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
@@ -100,10 +102,17 @@ class RichView(QuietView):
         if len(self.runs) == 1:
             self.overall.update(self._overall, description=name)
 
+    def waiting(self, text: str) -> None:
+        name = self.runs[0][1] if self.runs else ""
+        self.overall.update(self._overall, description=f"{name}: {text}" if name else text)
+
     def total(self, count: int) -> None:
-        self.overall.update(self._overall, total=count)
+        name = self.runs[0][1] if self.runs else "starting"
+        self.overall.update(self._overall, total=count, description=name)
 
     def video_started(self, video_id: str, title: str | None) -> None:
+        if self.runs:  # no longer waiting: downloading
+            self.overall.update(self._overall, description=self.runs[0][1])
         label = f"{video_id} {truncate(title or '', 40)}".strip()
         with self._lock:
             if video_id not in self._bars:
@@ -216,4 +225,7 @@ def _status_head(status: dict[str, Any]) -> list[Any]:
         head.append(f", {status['progress']:.0f}% ({status.get('progress_note') or ''})")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(status["counts"].items())) or "no downloads"
     outcomes = ", ".join(f"{n} {s}" for s, n in sorted(status["outcomes"].items()))
-    return [head, Text(f"Task runs: {counts}" + (f"; outcomes: {outcomes}" if outcomes else ""))]
+    lines = [head, Text(f"Task runs: {counts}" + (f"; outcomes: {outcomes}" if outcomes else ""))]
+    if status.get("picked"):
+        lines.insert(0, Text(f"Showing {status['picked']}", style="dim"))
+    return lines

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ytarchive.chapters import chapters_from_info
 from ytarchive.coerce import best_thumbnail, int_or_none
 from ytarchive.downloader.cookies import register_jar
 from ytarchive.downloader.errors import classify_error, ytdlp_errors
@@ -133,6 +134,7 @@ def metadata_from_info(
         thumbnail_url=best_thumbnail(info.get("thumbnails")) or info.get("thumbnail"),
         source="yt_dlp",
         webpage_url=None if video_id else (info.get("webpage_url") or url),
+        chapters=chapters_from_info(info),
     )
 
 

@@ -7,12 +7,16 @@ import logging
 import re
 import shutil
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ytarchive.downloader.cookies import check_cookie_settings, cookie_options
 from ytarchive.errors import InputError
 from ytarchive.jsruntime import find_js_runtime, ytdlp_js_runtimes
+
+if TYPE_CHECKING:
+    from ytarchive.config import Settings
 
 if TYPE_CHECKING:
     from ytarchive.config import Settings
@@ -32,6 +36,10 @@ __all__ = [
     "passthrough_options",
     "politeness_options",
     "site_options",
+    "parse_subtitles",
+    "sidecar_options",
+    "validate_convert_subs",
+    "validate_output_template",
     "validate_quality",
     "ytdlp_version",
 ]
@@ -256,3 +264,83 @@ class YtdlpLogger:
 
     def error(self, msg: str) -> None:
         self.logger.debug(clean_message(msg))
+
+
+# -- the complete archive: subtitles, embedded tags, chapters, cover art, the output template --
+
+SUBTITLE_FORMATS = ("srt", "vtt", "ass", "lrc")  # what yt-dlp's FFmpegSubtitlesConvertor makes
+_SUB_LANG = re.compile(r"^-?[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*(?:\.\*)?$")
+
+
+def parse_subtitles(text: str | None) -> tuple[list[str], bool]:
+    """`--subtitles en,de` -> (["en", "de"], False); `all`; `auto` adds automatic captions.
+
+    Languages are yt-dlp's codes (en, en-US, pt-BR, zh-Hans, `en.*`, `-live_chat`). Anything
+    else is an InputError.
+    """
+    tokens = [t.strip() for t in (text or "").split(",") if t.strip()]
+    langs = [t for t in tokens if t != "auto"]
+    for lang in langs:
+        if lang != "all" and not _SUB_LANG.match(lang):
+            raise InputError(f"--subtitles: not a language code: {lang!r} (use en,de, all or auto)")
+    return langs, "auto" in tokens
+
+
+def validate_convert_subs(fmt: str | None) -> str | None:
+    if not fmt:
+        return None
+    if fmt.lower() not in SUBTITLE_FORMATS:
+        raise InputError(f"--convert-subs: {fmt!r} is not one of {', '.join(SUBTITLE_FORMATS)}")
+    return fmt.lower()
+
+
+def validate_output_template(template: str | None) -> str | None:
+    """A yt-dlp output template that names the video's id; else an InputError."""
+    if not template:
+        return None
+    if "%(id)s" not in template:
+        raise InputError(f"--output-template must contain %(id)s: {template!r}")
+    if template.startswith("/") or ".." in Path(template).parts:
+        raise InputError(f"--output-template must stay inside videos/: {template!r}")
+    from yt_dlp import YoutubeDL
+
+    problem = YoutubeDL.validate_outtmpl(template)
+    if problem:
+        raise InputError(f"bad --output-template {template!r}: {clean_message(str(problem))}")
+    return template
+
+
+def sidecar_options(settings: Settings) -> dict[str, Any]:
+    """yt-dlp options for subtitles (written, converted, embedded), chapters, tags and cover art.
+
+    Subtitle sidecars are kept after embedding; the thumbnail yt-dlp fetches for the cover is
+    kept too (it becomes thumbnails/<id>.<ext>). info.json and .description are ours
+    (ytarchive.sidecars), written from the info dict without its secrets.
+    """
+    langs, auto = parse_subtitles(settings.subtitles)
+    convert = validate_convert_subs(settings.convert_subs)
+    options: dict[str, Any] = {}
+    pps: list[dict[str, Any]] = []
+    if langs or auto:
+        options["writesubtitles"] = bool(langs) or not auto
+        options["writeautomaticsub"] = auto
+        if langs:
+            options["subtitleslangs"] = [*langs, "-live_chat"] if "all" in langs else langs
+        if convert:
+            pps.append({"key": "FFmpegSubtitlesConvertor", "format": convert, "when": "before_dl"})
+        if settings.embed_subtitles:
+            pps.append({"key": "FFmpegEmbedSubtitle", "already_have_subtitle": True})
+    if settings.embed_metadata or settings.embed_chapters:
+        pps.append(
+            {
+                "key": "FFmpegMetadata",
+                "add_chapters": settings.embed_chapters,
+                "add_metadata": settings.embed_metadata,
+                "add_infojson": False,
+            }
+        )
+    if settings.embed_thumbnail:
+        options["writethumbnail"] = True
+        pps.append({"key": "EmbedThumbnail", "already_have_thumbnail": True})
+    options["postprocessors"] = pps
+    return options

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ytarchive import layout
+from ytarchive import layout, sidecars
 from ytarchive.coerce import int_or_none
 from ytarchive.downloader.cookies import register_jar
 from ytarchive.downloader.errors import classify_error, ytdlp_errors
+from ytarchive.downloader.fields import merged_fields, record_fields_pp
 from ytarchive.downloader.metadata import media_key, strip_cookies
 from ytarchive.downloader.options import (
     YtdlpLogger,
@@ -23,12 +24,14 @@ from ytarchive.downloader.options import (
     clean_message,
     ffmpeg_location,
     format_for_quality,
+    sidecar_options,
     site_options,
 )
 from ytarchive.downloader.tracking import ProgressCallback, ProgressTracker
 from ytarchive.errors import DownloadFailed
-from ytarchive.models import DownloadResult
+from ytarchive.models import DownloadResult, VideoMetadata
 from ytarchive.refs import is_video_id
+from ytarchive.ytdlp_errors import live_status_error, offered_qualities
 
 if TYPE_CHECKING:
     from ytarchive.config import Settings
@@ -63,6 +66,8 @@ def download_video(
     title: str | None = None,
     key: str | None = None,
     before_move: Callable[[str], None] | None = None,
+    record: VideoMetadata | None = None,
+    live_from_start: bool = False,
 ) -> DownloadResult:
     """Download one video into videos/ under its final name, and say what was archived.
 
@@ -71,7 +76,11 @@ def download_video(
     (resumed if a killed run left it there) and the file is renamed into place when complete;
     ``before_move(key)`` runs just before that rename (write the metadata file and thumbnail
     there, so the caller can record the outcome right after). The caller holds the video's
-    lock. Raises Unavailable, Transient or DownloadFailed.
+    lock. `record` (our metadata) gives the embedded tags, chapters, cover and the output
+    template's fields their values first. A live stream is recorded from its start with
+    ``live_from_start``, else refused (LiveNow), as is a premiere that has not begun
+    (Upcoming): nothing is downloaded. Raises the classes of ytarchive.ytdlp_errors.classify
+    (Unavailable, Transient, DownloadFailed, NotYet and their kin).
     """
     root = Path(settings.output_dir)
     if is_video_id(video_id_or_url):
@@ -81,39 +90,106 @@ def download_video(
         url = video_id_or_url
     work = layout.temp_dir(root, key or "url-" + hashlib.sha1(url.encode()).hexdigest()[:16])
     tracker = ProgressTracker(key or url, progress_callback)
+    if record is None and title:
+        record = VideoMetadata(video_id=key or url, title=title, source="yt_dlp")
     try:
-        info = _run_ytdlp(url, work, quality, tracker, settings)
+        done = _run_ytdlp(url, work, quality, tracker, settings, record, key, live_from_start)
     except BaseException:
         # A failed attempt starts afresh; only a killed process leaves .tmp/<key> to resume.
         shutil.rmtree(work, ignore_errors=True)
         raise
-    key = key or media_key(info)
+    info, key = done.info, done.key
     tracker.video_id = key
+    sidecars.keep_thumbnail(root, work, key)
     if before_move is not None:
         before_move(key)
-    final = _move_into_place(root, work, info, key, title or info.get("title"))
+    final = root / layout.VIDEOS / done.name
+    tracks = _place_files(root, work, final, done, settings)
     tracker.finish(final.stat().st_size)
-    return _result(root, final, info, key, quality)
+    result = _result(root, final, info, key, quality)
+    result.subtitles = tracks
+    return result
+
+
+class _Done:
+    """What yt-dlp made: its info dict, yt-dlp's clean copy (for info.json), key, final name."""
+
+    def __init__(
+        self,
+        info: dict[str, Any],
+        clean: dict[str, Any],
+        key: str,
+        name: str,
+        record: VideoMetadata | None,
+    ) -> None:
+        self.info, self.clean, self.key, self.name = info, clean, key, name
+        self.record = record
+
+    def fields(self) -> dict[str, Any]:
+        return merged_fields(self.info, self.record, self.key)
 
 
 def _run_ytdlp(
-    url: str, work: Path, quality: str, tracker: ProgressTracker, settings: Settings
-) -> dict[str, Any]:
+    url: str,
+    work: Path,
+    quality: str,
+    tracker: ProgressTracker,
+    settings: Settings,
+    record: VideoMetadata | None = None,
+    key: str | None = None,
+    live_from_start: bool = False,
+) -> _Done:
+    """Extract (one request for the page or manifest), check the live status, then download."""
     from yt_dlp import YoutubeDL
 
     work.mkdir(parents=True, exist_ok=True)
+    options = _download_options(url, work, quality, tracker, settings)
+    if live_from_start:
+        options["live_from_start"] = True
+    offered: list[str] | None = None
     try:
-        with YoutubeDL(_download_options(url, work, quality, tracker, settings)) as ydl:
+        with YoutubeDL(options) as ydl:
             register_jar(ydl)
-            info = ydl.extract_info(url, download=True)
+            ydl.add_post_processor(record_fields_pp(record), when="pre_process")
+            found = ydl.extract_info(url, download=False, process=False)
+            if found and found.get("_type", "video") == "video":
+                offered = offered_qualities(found.get("formats") or [])
+                not_yet = live_status_error(found, live_from_start=live_from_start)
+                if not_yet is not None:
+                    raise not_yet
+            info = ydl.process_ie_result(found, download=True) if found else None
+            if not info:
+                raise DownloadFailed(f"yt-dlp returned nothing for {url}")
+            if info.get("_type") in ("playlist", "multi_video"):
+                raise DownloadFailed(f"{url} is a playlist, not one video")
+            info = strip_cookies(dict(info))
+            key = key or media_key(info)
+            produced = _produced_file(work, info)
+            name = _final_name(ydl, info, record, key, produced.suffix, settings)
+            clean = strip_cookies(ydl.sanitize_info(info, remove_private_keys=True))
     except ytdlp_errors() as exc:
         log.debug("yt-dlp failed on %s: %s", url, exc)
-        raise classify_error(exc) from exc
-    if not info:
-        raise DownloadFailed(f"yt-dlp returned nothing for {url}")
-    if info.get("_type") in ("playlist", "multi_video"):
-        raise DownloadFailed(f"{url} is a playlist, not one video")
-    return strip_cookies(dict(info))
+        raise classify_error(exc, quality=quality, offered=offered) from exc
+    return _Done(info, clean, key, name, record)
+
+
+def _final_name(
+    ydl: Any,
+    info: dict[str, Any],
+    record: VideoMetadata | None,
+    key: str,
+    suffix: str,
+    settings: Settings,
+) -> str:
+    """The media file's path under videos/: the output template's, else `<title> [<id>].<ext>`."""
+    if not settings.output_template:
+        title = (record.title if record else None) or info.get("title")
+        return layout.video_filename(title, key, suffix)
+    fields = {**merged_fields(info, record, key), "ext": suffix.lstrip(".")}
+    name = Path(ydl.prepare_filename(fields, outtmpl=settings.output_template))
+    if name.is_absolute() or ".." in name.parts or not name.name:
+        raise DownloadFailed(f"the output template gives no name inside videos/: {name}")
+    return name.as_posix()
 
 
 def _download_options(
@@ -144,6 +220,7 @@ def _download_options(
             "logger": YtdlpLogger(log),
         }
     )
+    options.update(sidecar_options(settings))
     if sort:
         options["format_sort"] = sort
     location = ffmpeg_location()
@@ -152,15 +229,30 @@ def _download_options(
     return options
 
 
-def _move_into_place(
-    root: Path, work: Path, info: dict[str, Any], key: str, title: str | None
-) -> Path:
+def _place_files(root: Path, work: Path, final: Path, done: _Done, settings: Settings) -> list[Any]:
+    """Sidecars first (subtitles, info.json, description, NFO), then the media file."""
+    record = done.record
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tracks = sidecars.place_subtitles(root, work, final, done.info)
+    fields = done.fields()
+    if settings.write_info_json:
+        sidecars.write_info_json(final, done.clean)
+    if settings.write_description:
+        sidecars.write_description(final, fields.get("description"))
+    if settings.nfo:
+        if record is not None and record.thumbnail_url:
+            fields.setdefault("thumbnail", record.thumbnail_url)
+        sidecars.write_nfo(root, final, fields)
+    _move_into_place(root, work, done.info, done.key, final)
+    return tracks
+
+
+def _move_into_place(root: Path, work: Path, info: dict[str, Any], key: str, final: Path) -> Path:
     produced = _produced_file(work, info)
-    final = root / layout.VIDEOS / layout.video_filename(title, key, produced.suffix)
     final.parent.mkdir(parents=True, exist_ok=True)
     for old in layout.find_video_files(root, key):
         if old != final:
-            old.unlink(missing_ok=True)
+            sidecars.remove_with_sidecars(old)
     os.replace(produced, final)
     shutil.rmtree(work, ignore_errors=True)
     return final
