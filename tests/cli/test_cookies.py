@@ -167,9 +167,10 @@ def test_with_the_cookies_file_the_walled_video_is_archived_and_the_cookie_leaks
 @pytest.mark.slow
 def test_without_cookies_the_walled_video_is_not_archived(cli_env, cookie_video, capsys) -> None:
     code, out, err = _cli(capsys, "download", cookie_video.video_id, "-q", "360p", "-f", "json")
-    assert code == 0, err
+    assert code == 1, err  # failed, not unavailable: cookies would open the wall
     (row,) = json.loads(out)["results"]
-    assert row["status"] == "unavailable" and "403" in row["reason"]
+    assert row["status"] == "failed" and row["error_class"] == "CdnForbidden"
+    assert "403" in row["reason"] and "--cookies FILE" in row["reason"]
     assert video_files(cli_env.output_dir) == []
     assert cli_env.testbed.media.refused_requests(kind=None, fault="cookie") >= 1
 

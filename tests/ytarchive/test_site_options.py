@@ -18,7 +18,7 @@ from ytarchive.downloader.cookies import check_cookies_file, parse_browser_spec
 from ytarchive.downloader.options import YOUTUBE_POLITENESS, politeness_options, site_options
 from ytarchive.downloader.run import _download_options
 from ytarchive.downloader.tracking import ProgressTracker
-from ytarchive.errors import InputError, Unavailable
+from ytarchive.errors import CdnForbidden, InputError
 from ytarchive.redact import redact
 
 # -- the JavaScript runtime -------------------------------------------------------------------
@@ -112,7 +112,7 @@ def test_the_cookie_reaches_the_media_server_and_the_file_is_left_unchanged(
     bed = ytarchive_env.testbed
     before = cookie_video.cookies_file.read_bytes()
     mtime = cookie_video.cookies_file.stat().st_mtime_ns
-    with pytest.raises(Unavailable):
+    with pytest.raises(CdnForbidden):  # the wall's 403: a refusal that cookies answer
         download_video(cookie_video.video_id, Settings(), "360p")
     assert bed.media.refused_requests(kind=None, fault="cookie") >= 1
     settings = Settings(cookies_file=cookie_video.cookies_file)
