@@ -99,6 +99,21 @@ def test_read_only_commands_on_a_file_say_so_in_one_line(tmp_path: Path, args) -
     assert target.read_text() == "mine\n"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["storage", "stats"], ["storage", "list"], ["storage", "verify"], ["sql", "SELECT 1"]],
+)
+def test_read_only_commands_on_a_missing_archive_say_so_in_one_line(tmp_path: Path, args) -> None:
+    """A mistyped -o is not an empty archive: one line, exit 2, and the path is not made."""
+    missing = tmp_path / "archvie"
+    result = _run(*args, env={"YTARCHIVE_OUTPUT_DIR": str(missing)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"Error: no archive at {missing} (")
+    assert result.stderr.endswith(": nothing has been archived there yet\n")
+    assert len(result.stderr.splitlines()) == 1
+    assert not missing.exists()
+
+
 @pytest.fixture
 def read_only_archive(tmp_path: Path) -> Iterator[Path]:
     """An archive with a catalog, made immutable (refused even to root, as a read-only mount)."""

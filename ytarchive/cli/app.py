@@ -114,9 +114,12 @@ def settings_from_cli(**overrides: Any):
     return load_settings(overrides, options=_SETTING_OPTIONS)
 
 
-def check_archive_dir(root: Any, write: bool = True, given: str | None = None) -> None:
+def check_archive_dir(
+    root: Any, write: bool = True, given: str | None = None, existing: bool = False
+) -> None:
     """Before anything starts: the archive root is a directory (or can be made one) that we
-    can write to (only read, with write=False; a missing one is then an empty archive).
+    can write to (only read, with write=False). With existing=True (commands that read an
+    archive) a missing root is an error too: a mistyped path is not an empty archive.
 
     An InputError names the path and where it came from (`given`: -o, or the variable)."""
     import os
@@ -129,6 +132,8 @@ def check_archive_dir(root: Any, write: bool = True, given: str | None = None) -
     where = f" ({given})" if given else ""
     if path.exists() and not path.is_dir():
         raise InputError(f"the archive root {path}{where} is not a directory")
+    if existing and not path.exists():
+        raise InputError(f"no archive at {path}{where}: nothing has been archived there yet")
     if path.is_dir() and (path / "catalog").exists() and not (path / "catalog").is_dir():
         raise InputError(f"{path}{where} is not an archive: its catalog is not a directory")
     if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):

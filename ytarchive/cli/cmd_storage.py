@@ -67,12 +67,12 @@ _VERIFY_COLUMNS = ["video_id", "problem", "file_path", "expected_bytes", "actual
 
 
 def _catalog(output: Path | None, write: bool = False) -> Any:
-    """The archive's catalog, once its root is known to be a readable directory (or absent:
-    an empty archive); an InputError naming the path otherwise."""
+    """The archive's catalog, once its root is known to be a readable directory (one with no
+    catalog yet is an empty archive); an InputError naming the path otherwise."""
     from ytarchive.catalog import Catalog
 
     root = archive_root(output)
-    check_archive_dir(root, write=write, given=_given(output))
+    check_archive_dir(root, write=write, given=_given(output), existing=True)
     return Catalog(root)
 
 
@@ -237,7 +237,7 @@ def storage_verify(
 
     settings = settings_from_cli()
     root = Path(settings.output_dir)
-    check_archive_dir(root, write=fix, given=_given(None))
+    check_archive_dir(root, write=fix, given=_given(None), existing=True)
     problems = verify_archive(root)
     plan_id = None
     if problems and fix:  # only now Prefect: the plan is a flow run in its history
