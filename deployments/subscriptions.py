@@ -84,8 +84,12 @@ def subscribe(
     schedule: Any,
     quality: str | None = None,
     live_from_start: bool = False,
+    files: dict[str, str | None] | None = None,
 ) -> tuple[Subscription, bool]:
-    """Create or update the subscription's deployment. Returns it and whether it is new."""
+    """Create or update the subscription's deployment. Returns it and whether it is new.
+
+    `files` (subtitles, convert_subs, output_template: not secrets) go in the deployment's job
+    variables as YTARCHIVE_* env, so the worker's Settings of each run read them."""
     ref = parse_playlist_ref(url)
     name = subscription_name(ref)
     existing = read_deployment(client, name)
@@ -102,11 +106,17 @@ def subscribe(
         parameter_openapi_schema=_parameter_schema(),
         enforce_parameter_schema=True,
         pull_steps=PULL_STEPS,
+        job_variables=_job_variables(files),
         schedules=[DeploymentScheduleCreate(schedule=schedule, active=True)],
         paused=False,
     )
     # The API upserts by flow and name: an update replaces parameters and schedules.
     return subscription_of(client.read_deployment(deployment_id)), existing is None
+
+
+def _job_variables(files: dict[str, str | None] | None) -> dict[str, Any]:
+    env = {f"YTARCHIVE_{k.upper()}": v for k, v in (files or {}).items() if v is not None}
+    return {"env": env} if env else {}
 
 
 def unsubscribe(client: Any, url: str) -> Subscription:

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from ytarchive.cli import file_options
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, render
 
 DEFAULT_CRON = "0 3 * * *"  # keep in step with deployments.subscriptions.DEFAULT_CRON
@@ -31,6 +32,20 @@ def _check_quality(quality: str) -> str:
     return quality
 
 
+def _check_files(files: dict[str, str | None]) -> None:
+    """The subscription's file options, checked as a run would check them (InputError)."""
+    from ytarchive.downloader.options import (
+        parse_subtitles,
+        validate_convert_subs,
+        validate_output_template,
+    )
+
+    if files["subtitles"] is not None:
+        parse_subtitles(files["subtitles"])
+    validate_convert_subs(files["convert_subs"])
+    validate_output_template(files["output_template"])
+
+
 @app.command("subscribe")
 def subscribe(
     url: str = typer.Argument(..., help="A playlist or channel URL (or another site's playlist)."),
@@ -40,26 +55,33 @@ def subscribe(
     live_from_start: bool = typer.Option(
         False, "--live-from-start", help="Record streams live at sync time from their start."
     ),
+    subtitles: str = file_options.SubtitlesOption,
+    convert_subs: str = file_options.ConvertSubsOption,
+    output_template: str = file_options.TemplateOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Subscribe to a playlist or channel: archive its new videos on a cron schedule.
 
-    The subscription is a Prefect deployment (`sync-subscriptions/sub-<id>`) in the
-    ytarchive-pool work pool: it shows in the Prefect UI and runs under `ytarchive serve` or any
-    worker of the pool. Subscribing again to the same URL updates its schedule and quality.
+        The subscription is a Prefect deployment (`sync-subscriptions/sub-<id>`) in the
+        ytarchive-pool work pool: it shows in the Prefect UI and runs under `ytarchive serve` or any
+        worker of the pool. Subscribing again to the same URL updates its schedule and quality.
+    --subtitles, --convert-subs and --output-template are kept in the deployment (as YTARCHIVE_*
+    env of its runs); without them, the worker's own settings apply.
 
-    Example: ytarchive subscribe "https://www.youtube.com/@handle" --cron "0 * * * *" --quality 720p
+        Example: ytarchive subscribe "https://www.youtube.com/@handle" --cron "0 * * * *" --quality 720p
     """
     from ytarchive.refs import parse_playlist_ref
 
     ref = parse_playlist_ref(url)
     _check_quality(quality)
+    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    _check_files(files)
     from deployments.subscriptions import cron_schedule
     from deployments.subscriptions import subscribe as create
 
     schedule = cron_schedule(cron, timezone)  # all input checked before anything starts
     with _client() as client:
-        sub, created = create(client, ref.url, schedule, quality, live_from_start)
+        sub, created = create(client, ref.url, schedule, quality, live_from_start, files)
     if fmt is OutputFormat.json:
         emit_json({**sub.as_dict(), "created": created})
         return
