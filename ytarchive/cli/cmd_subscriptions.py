@@ -62,13 +62,13 @@ def subscribe(
 ) -> None:
     """Subscribe to a playlist or channel: archive its new videos on a cron schedule.
 
-        The subscription is a Prefect deployment (`sync-subscriptions/sub-<id>`) in the
-        ytarchive-pool work pool: it shows in the Prefect UI and runs under `ytarchive serve` or any
-        worker of the pool. Subscribing again to the same URL updates its schedule and quality.
+    The subscription is a Prefect deployment (`sync-subscriptions/sub-<id>`) in the
+    ytarchive-pool work pool: it shows in the Prefect UI and runs under `ytarchive serve` or any
+    worker of the pool. Subscribing again to the same URL updates its schedule and quality.
     --subtitles, --convert-subs and --output-template are kept in the deployment (as YTARCHIVE_*
     env of its runs); without them, the worker's own settings apply.
 
-        Example: ytarchive subscribe "https://www.youtube.com/@handle" --cron "0 * * * *" --quality 720p
+    Example: ytarchive subscribe "https://www.youtube.com/@handle" --cron "0 * * * *" --quality 720p
     """
     from ytarchive.refs import parse_playlist_ref
 
