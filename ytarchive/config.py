@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     embed_chapters: bool = True
     output_template: str | None = None
     nfo: str | None = None
+    extract_audio: str | None = None  # m4a, mp3, opus or flac: an audio archive (yt-dlp -x)
 
     @classmethod
     def settings_customise_sources(
