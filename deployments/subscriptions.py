@@ -80,12 +80,23 @@ def _parameter_schema() -> dict[str, Any]:
     return parameter_schema(sync_subscriptions_flow).model_dump()
 
 
-def job_variables(cookies_file: Path | None) -> dict[str, Any]:
-    """The deployment's job variables: the worker's runs read a cookie file from its path, set
-    as YTARCHIVE_COOKIES_FILE in their environment (never a parameter, never the contents)."""
-    if cookies_file is None:
-        return {}
-    return {"env": {"YTARCHIVE_COOKIES_FILE": str(cookies_file)}}
+def job_variables(
+    cookies_file: Path | None,
+    files: dict[str, str | None] | None = None,
+    existing: Any = None,
+) -> dict[str, Any]:
+    """The deployment's job variables: the env of the worker's runs. The file options given
+    (YTARCHIVE_SUBTITLES, ...; dropped when a re-subscribe leaves them out) and the cookie
+    file's path as YTARCHIVE_COOKIES_FILE (never a parameter, never the contents; kept from the
+    existing subscription when a re-subscribe gives no --cookies)."""
+    env = {f"YTARCHIVE_{k.upper()}": v for k, v in (files or {}).items() if v is not None}
+    if cookies_file is not None:
+        env["YTARCHIVE_COOKIES_FILE"] = str(cookies_file)
+    else:
+        kept = (getattr(existing, "job_variables", None) or {}).get("env") or {}
+        if kept.get("YTARCHIVE_COOKIES_FILE"):
+            env["YTARCHIVE_COOKIES_FILE"] = kept["YTARCHIVE_COOKIES_FILE"]
+    return {"env": env} if env else {}
 
 
 def subscribe(
@@ -94,10 +105,14 @@ def subscribe(
     schedule: Any,
     quality: str | None = None,
     live_from_start: bool = False,
+    files: dict[str, str | None] | None = None,
     *,
     cookies_file: Path | None = None,
 ) -> tuple[Subscription, bool]:
-    """Create or update the subscription's deployment. Returns it and whether it is new."""
+    """Create or update the subscription's deployment. Returns it and whether it is new.
+
+    `files` (subtitles, convert_subs, output_template: not secrets) go in the deployment's job
+    variables as YTARCHIVE_* env, so the worker's Settings of each run read them."""
     ref = parse_playlist_ref(url)
     name = subscription_name(ref)
     existing = read_deployment(client, name)
@@ -114,17 +129,12 @@ def subscribe(
         parameter_openapi_schema=_parameter_schema(),
         enforce_parameter_schema=True,
         pull_steps=PULL_STEPS,
-        job_variables=job_variables(cookies_file) or _kept_job_variables(existing),
+        job_variables=job_variables(cookies_file, files, existing),
         schedules=[DeploymentScheduleCreate(schedule=schedule, active=True)],
         paused=False,
     )
     # The API upserts by flow and name: an update replaces parameters and schedules.
     return subscription_of(client.read_deployment(deployment_id)), existing is None
-
-
-def _kept_job_variables(existing: Any) -> dict[str, Any]:
-    """Subscribing again without --cookies keeps the cookie file the subscription had."""
-    return dict(getattr(existing, "job_variables", None) or {})
 
 
 def unsubscribe(client: Any, url: str) -> Subscription:

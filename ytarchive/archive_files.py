@@ -79,7 +79,10 @@ def media_file(root: Path, outcome: dict[str, Any] | None) -> Path | None:
     """The media file of an archived video, from its newest outcome row."""
     if not outcome or outcome.get("status") != "archived" or not outcome.get("file_path"):
         return None
-    return inside(root, str(outcome["file_path"]))
+    recorded = Path(str(outcome["file_path"]))
+    if recorded.is_absolute():  # `ytarchive import --in-place`: the catalog's own record
+        return recorded.resolve() if recorded.is_file() else None
+    return inside(root, recorded)
 
 
 def thumbnail_file(root: Path, video_id: str) -> Path | None:

@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    extract_audio: str | None = None  # m4a, mp3, opus or flac: an audio archive (yt-dlp -x)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ytarchive.importer import ARCHIVE_REASON
+
 __all__ = ["Problem", "verify_archive", "check_outcomes"]
 
 _PROBLEM_CLASSES = {
@@ -58,6 +60,8 @@ def check_outcomes(root: Path, outcomes: Iterable[Any]) -> list[Problem]:
 
 def _check(root: Path, outcome: Any) -> Problem | None:
     rel, expected = outcome.file_path, outcome.bytes
+    if not rel and getattr(outcome, "reason", None) == ARCHIVE_REASON:  # archived elsewhere
+        return None
     if not rel:
         return Problem(outcome.video_id, "no-file", None, expected, None, "no file recorded")
     path = root / rel

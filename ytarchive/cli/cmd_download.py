@@ -100,6 +100,7 @@ def download(
     subtitles: str = file_options.SubtitlesOption,
     convert_subs: str = file_options.ConvertSubsOption,
     output_template: str = file_options.TemplateOption,
+    extract_audio: str = file_options.ExtractAudioOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive videos (and playlists or channels) with their metadata.
@@ -125,7 +126,7 @@ def download(
     elif not texts:
         raise InputError("nothing to download: give URLs, --batch FILE or --watch FILE")
     refs = parse_many(texts)
-    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    files = file_options.file_settings(subtitles, convert_subs, output_template, extract_audio)
     job = _job(texts, quality, output, max_concurrent, fmt, files, cookies)
     job.live_from_start = live_from_start
     if watch is not None:
@@ -150,6 +151,7 @@ def playlist_download(
     subtitles: str = file_options.SubtitlesOption,
     convert_subs: str = file_options.ConvertSubsOption,
     output_template: str = file_options.TemplateOption,
+    extract_audio: str = file_options.ExtractAudioOption,
     fmt: OutputFormat = FormatOption,
 ) -> int:
     """Archive a playlist or a channel's uploads; what the archive already holds is skipped.
@@ -159,7 +161,7 @@ def playlist_download(
     from ytarchive.refs import parse_playlist_ref
 
     ref = parse_playlist_ref(url)
-    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    files = file_options.file_settings(subtitles, convert_subs, output_template, extract_audio)
     job = _job([ref.url if ref.url else url], quality, output, max_concurrent, fmt, files, cookies)
     job.urls = [url]
     job.playlist = True

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from ytarchive.cli import file_options
 from ytarchive.cli.app import FormatOption, OutputFormat, app, emit_json, render
 from ytarchive.cli.cookies import CookiesOption, check_cookies_option
 
@@ -33,6 +34,20 @@ def _check_quality(quality: str) -> str:
     return quality
 
 
+def _check_files(files: dict[str, str | None]) -> None:
+    """The subscription's file options, checked as a run would check them (InputError)."""
+    from ytarchive.downloader.options import (
+        parse_subtitles,
+        validate_convert_subs,
+        validate_output_template,
+    )
+
+    if files["subtitles"] is not None:
+        parse_subtitles(files["subtitles"])
+    validate_convert_subs(files["convert_subs"])
+    validate_output_template(files["output_template"])
+
+
 @app.command("subscribe")
 def subscribe(
     url: str = typer.Argument(..., help="A playlist or channel URL (or another site's playlist)."),
@@ -43,6 +58,9 @@ def subscribe(
         False, "--live-from-start", help="Record streams live at sync time from their start."
     ),
     cookies: Path = CookiesOption,
+    subtitles: str = file_options.SubtitlesOption,
+    convert_subs: str = file_options.ConvertSubsOption,
+    output_template: str = file_options.TemplateOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Subscribe to a playlist or channel: archive its new videos on a cron schedule.
@@ -52,6 +70,8 @@ def subscribe(
     worker of the pool. Subscribing again to the same URL updates its schedule and quality.
     `--cookies FILE` keeps the file's path (never its contents) in the deployment's job
     variables as YTARCHIVE_COOKIES_FILE, so the worker's runs read the file.
+    --subtitles, --convert-subs and --output-template are kept in the deployment (as YTARCHIVE_*
+    env of its runs); without them, the worker's own settings apply.
 
     Example: ytarchive subscribe "https://www.youtube.com/@handle" --cron "0 * * * *" --quality 720p
     """
@@ -60,13 +80,15 @@ def subscribe(
     ref = parse_playlist_ref(url)
     _check_quality(quality)
     cookies_file = check_cookies_option(cookies)
+    files = file_options.file_settings(subtitles, convert_subs, output_template)
+    _check_files(files)
     from deployments.subscriptions import cron_schedule
     from deployments.subscriptions import subscribe as create
 
     schedule = cron_schedule(cron, timezone)  # all input checked before anything starts
     with _client() as client:
         sub, created = create(
-            client, ref.url, schedule, quality, live_from_start, cookies_file=cookies_file
+            client, ref.url, schedule, quality, live_from_start, files, cookies_file=cookies_file
         )
     if fmt is OutputFormat.json:
         emit_json({**sub.as_dict(), "created": created})

@@ -5,6 +5,7 @@ Each module owns one command group; keep their imports light (see ytarchive/cli/
 
 from ytarchive.cli import (  # noqa: F401
     cmd_download,
+    cmd_import,
     cmd_metadata,
     cmd_recovery,
     cmd_server,

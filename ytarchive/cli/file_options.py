@@ -9,6 +9,7 @@ import typer
 
 __all__ = [
     "ConvertSubsOption",
+    "ExtractAudioOption",
     "SubtitlesOption",
     "TemplateOption",
     "check_file_settings",
@@ -24,6 +25,12 @@ SubtitlesOption = typer.Option(
 ConvertSubsOption = typer.Option(
     None, "--convert-subs", help="Convert subtitle sidecars: srt, vtt, ass or lrc."
 )
+ExtractAudioOption = typer.Option(
+    None,
+    "--extract-audio",
+    help="Keep audio only, as m4a, mp3, opus or flac, tagged, with cover art "
+    "(with --quality bestaudio; default: YTARCHIVE_EXTRACT_AUDIO, off).",
+)
 TemplateOption = typer.Option(
     None,
     "--output-template",
@@ -38,6 +45,7 @@ def check_file_settings(settings: Any, given: dict[str, str | None]) -> None:
     from ytarchive.downloader.options import (
         parse_subtitles,
         validate_convert_subs,
+        validate_extract_audio,
         validate_output_template,
     )
     from ytarchive.errors import InputError
@@ -46,6 +54,7 @@ def check_file_settings(settings: Any, given: dict[str, str | None]) -> None:
     parse_subtitles(settings.subtitles)
     validate_convert_subs(settings.convert_subs)
     validate_output_template(settings.output_template)
+    validate_extract_audio(settings.extract_audio)
     if settings.nfo and settings.nfo not in NFO_KINDS:
         raise InputError(f"YTARCHIVE_NFO: {settings.nfo!r} is not one of {', '.join(NFO_KINDS)}")
     for field, value in given.items():
@@ -54,11 +63,17 @@ def check_file_settings(settings: Any, given: dict[str, str | None]) -> None:
 
 
 def file_settings(
-    subtitles: str | None, convert_subs: str | None, output_template: str | None
+    subtitles: str | None,
+    convert_subs: str | None,
+    output_template: str | None,
+    extract_audio: str | None = None,
 ) -> dict[str, str | None]:
-    """The Settings fields these options set."""
-    return {
+    """The Settings fields these options set (extract_audio only when given)."""
+    fields = {
         "subtitles": subtitles,
         "convert_subs": convert_subs,
         "output_template": output_template,
     }
+    if extract_audio is not None:
+        fields["extract_audio"] = extract_audio
+    return fields

@@ -294,6 +294,17 @@ def validate_convert_subs(fmt: str | None) -> str | None:
     return fmt.lower()
 
 
+AUDIO_FORMATS = ("m4a", "mp3", "opus", "flac")  # FFmpegExtractAudio codecs that take a cover
+
+
+def validate_extract_audio(fmt: str | None) -> str | None:
+    if not fmt:
+        return None
+    if fmt.lower() not in AUDIO_FORMATS:
+        raise InputError(f"--extract-audio: {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}")
+    return fmt.lower()
+
+
 def validate_output_template(template: str | None) -> str | None:
     """A yt-dlp output template that names the video's id; else an InputError."""
     if not template:
@@ -311,7 +322,8 @@ def validate_output_template(template: str | None) -> str | None:
 
 
 def sidecar_options(settings: Settings) -> dict[str, Any]:
-    """yt-dlp options for subtitles (written, converted, embedded), chapters, tags and cover art.
+    """yt-dlp options for subtitles (written, converted, embedded), chapters, tags and cover art,
+    and the audio extraction of an audio archive (extract_audio).
 
     Subtitle sidecars are kept after embedding; the thumbnail yt-dlp fetches for the cover is
     kept too (it becomes thumbnails/<id>.<ext>). info.json and .description are ours
@@ -319,8 +331,11 @@ def sidecar_options(settings: Settings) -> dict[str, Any]:
     """
     langs, auto = parse_subtitles(settings.subtitles)
     convert = validate_convert_subs(settings.convert_subs)
+    audio = validate_extract_audio(settings.extract_audio)
     options: dict[str, Any] = {}
     pps: list[dict[str, Any]] = []
+    if audio:  # first, as yt-dlp -x orders it: the tags and cover then go into the audio file
+        pps.append({"key": "FFmpegExtractAudio", "preferredcodec": audio, "preferredquality": "0"})
     if langs or auto:
         options["writesubtitles"] = bool(langs) or not auto
         options["writeautomaticsub"] = auto
