@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +43,15 @@ def assert_no_partials(root: Path) -> None:
     assert partial == []
     tmp = root / ".tmp"
     assert not tmp.exists() or list(tmp.iterdir()) == []
+
+
+def cli_in_process(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process, as `ytarchive ARGS`: (exit code, stdout, stderr)."""
+    from ytarchive.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # our errors: one line on stderr and an exit code
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -9,27 +9,12 @@ import time
 import pytest
 
 from tests.helpers import assert_no_partials, video_files
-from ytarchive.cli import main
+from tests.helpers import cli_in_process as _cli
 
 pytestmark = pytest.mark.slow
 
 VIDEOS = 40
 MAX_REQUESTS = 30  # the bound the issue sets on a run the site refuses from the start
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def cli_env(ytarchive_env, prefect_server, monkeypatch):
-    monkeypatch.setenv("YTARCHIVE_RETRY_DELAY_SECONDS", "0.05")
-    return ytarchive_env
 
 
 def test_a_rate_limited_playlist_stops_into_one_plan_that_retry_archives(cli_env, capsys) -> None:

@@ -7,17 +7,8 @@ import json
 
 import pytest
 
+from tests.helpers import cli_in_process as _cli
 from tests.helpers import video_files
-from ytarchive.cli import main
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(
@@ -36,12 +27,6 @@ def test_bad_file_options_exit_2_and_write_nothing(ytarchive_env, capsys, args, 
     assert err.count("\n") == 1 and out == ""
     assert not ytarchive_env.output_dir.exists()
     assert ytarchive_env.testbed.media.request_count() == 0
-
-
-@pytest.fixture
-def cli_env(ytarchive_env, prefect_server, monkeypatch):
-    monkeypatch.setenv("YTARCHIVE_RETRY_DELAY_SECONDS", "0.05")
-    return ytarchive_env
 
 
 @pytest.mark.slow

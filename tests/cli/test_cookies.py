@@ -9,20 +9,12 @@ from uuid import UUID
 
 import pytest
 
+from tests.helpers import cli_in_process as _cli
 from tests.helpers import run_cli, video_files
 from tests.testbed.cookies import COOKIE_NAME, new_cookie_value, write_cookies_txt
 from ytarchive.cli import main
 
 PLAYLIST = "https://www.youtube.com/playlist?list=PLcookiesCliTest01"
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -13,23 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import assert_no_partials, video_files
-from ytarchive.cli import main
+from tests.helpers import cli_in_process as _cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _playlist_url(playlist_id: str) -> str:
     return f"https://www.youtube.com/playlist?list={playlist_id}"
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in this process: (exit code, stdout, stderr)."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # our errors: one line on stderr and an exit code
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
@@ -126,12 +116,6 @@ def test_bad_input_is_one_line_and_exit_2(ytarchive_env, capsys, args, message) 
 
 
 # -- runs -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(ytarchive_env, prefect_server, monkeypatch):
-    monkeypatch.setenv("YTARCHIVE_RETRY_DELAY_SECONDS", "0.05")
-    return ytarchive_env
 
 
 @pytest.mark.slow

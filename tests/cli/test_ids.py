@@ -11,24 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import assert_no_partials, video_files
+from tests.helpers import cli_in_process as _cli
 from tests.testbed.library import EDGE_VIDEO_IDS
 from ytarchive.catalog import Catalog
-from ytarchive.cli import main
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def cli_env(ytarchive_env, prefect_server, monkeypatch):
-    monkeypatch.setenv("YTARCHIVE_RETRY_DELAY_SECONDS", "0.05")
-    return ytarchive_env
 
 
 def _assert_archived_under_its_id(root: Path, video_id: str, title: str) -> None:

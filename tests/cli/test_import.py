@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import cli_in_process as _cli
 from tests.testbed.media import ffmpeg_exe, probe
 from ytarchive import archive_files
 from ytarchive.catalog import Catalog
-from ytarchive.cli import main
 
 # The keys yt-dlp 2025's generic extractor wrote for a video of the loopback media server
 # (`yt-dlp --write-info-json` against it); other extractors add uploader and duration.
@@ -23,15 +23,6 @@ _GENERIC_KEYS = (
     "protocol resolution subtitles tbr title vbr vcodec webpage_url webpage_url_basename "
     "webpage_url_domain width"
 ).split()
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -13,25 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import cli_in_process as _cli
 from tests.helpers import video_files
-from ytarchive.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def cli_env(ytarchive_env, prefect_server, monkeypatch):
-    monkeypatch.setenv("YTARCHIVE_RETRY_DELAY_SECONDS", "0.05")
-    return ytarchive_env
 
 
 @pytest.mark.slow

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import cli_in_process as _cli
 from tests.helpers import run_cli
-from ytarchive.cli import main
 from ytarchive.config import Settings, env_names
 
 VID = "dQw4w9WgXcQ"
@@ -24,15 +24,6 @@ def user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     archive = tmp_path / "archive"
     monkeypatch.setenv("YTARCHIVE_OUTPUT_DIR", str(archive))
     return archive
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _refused(capsys: pytest.CaptureFixture[str], archive: Path, *args: str) -> str:
