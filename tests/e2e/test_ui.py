@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import client
+from tests.web.browser import HEADLESS_FLAGS, chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium; .ci/run does)")
-    return found
 
 
 def _browse(url: str, profile: Path, *action: str) -> str:
@@ -37,8 +20,8 @@ def _browse(url: str, profile: Path, *action: str) -> str:
     profile.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [
-            _chromium(),
-            *FLAGS,
+            chromium(),
+            *HEADLESS_FLAGS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=15000",
             *action,
@@ -65,7 +48,7 @@ def _run_id_by_name(name: str):
 def test_ui_shows_the_archive_run_by_its_name(
     prefect_server: str, ytarchive_env, testbed, tmp_path: Path
 ) -> None:
-    _chromium()
+    chromium()
     from flows.archive import archive_playlist_flow
     from flows.runtime import drain_history
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-FLAGS = [
+# Headless, and no background connections (this machine's network refuses them).
+HEADLESS_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -28,6 +29,9 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+]
+FLAGS = [
+    *HEADLESS_FLAGS,
     "--mute-audio",
     "--autoplay-policy=no-user-gesture-required",
     "--remote-debugging-address=127.0.0.1",
