@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from ytarchive.errors import InputError, ServerUnavailable
+from ytarchive.hosts import host_name
 from ytarchive.names import (
     ARCHIVE_FLOWS,
     HOST_TAG,
@@ -80,7 +80,7 @@ class PrefectHistory:
             runs, flow_names = _read_flow_runs(client)
             runs = [r for r in runs if same_archive(_run_root(r), root)]
             artifacts = _read_items_artifacts(client, [r.id for r in runs])
-            here = socket.gethostname()
+            here = host_name()
             return [
                 self._record(
                     client, r, flow_names.get(r.flow_id, ""), artifacts.get(str(r.id)), here

@@ -7,10 +7,10 @@ before any download starts, so it is in the history even if the process is kille
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ytarchive.hosts import host_name
 from ytarchive.names import HOST_TAG, ITEMS_ARTIFACT_KEY, PID_TAG, ROOT_LABEL
 
 __all__ = ["owner_tags", "mark_run_owner", "record_run_items"]
@@ -18,7 +18,7 @@ __all__ = ["owner_tags", "mark_run_owner", "record_run_items"]
 
 def owner_tags(host: str | None = None, pid: int | None = None) -> list[str]:
     """The tags naming the process that runs a flow: ``host:<name>``, ``pid:<n>``."""
-    return [f"{HOST_TAG}{host or socket.gethostname()}", f"{PID_TAG}{pid or os.getpid()}"]
+    return [f"{HOST_TAG}{host or host_name()}", f"{PID_TAG}{pid or os.getpid()}"]
 
 
 def mark_run_owner(root: Path | str | None = None) -> None:
