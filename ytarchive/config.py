@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=3, ge=0, le=10)
     retry_delay_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
     fragment_retries: int = Field(default=3, ge=0, le=10)
+    # Speed of one download (README "Configuration"): a merged format's video and audio streams
+    # fetched at once; HLS/DASH fragments of one stream fetched this many at once (yt-dlp's
+    # concurrent_fragment_downloads). A rate limit turns both off.
+    parallel_streams: bool = True
+    concurrent_fragments: int = Field(default=4, ge=1, le=16)
     # `ytarchive web`: every POST needs `Authorization: Bearer <token>`. Secret, like the key.
     api_token: SecretStr | None = None
     # Apprise URLs (space or comma separated) told when a run archives videos or fails. Secret:

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from tests.testbed.httpbase import LoopbackServer, QuietHandler
@@ -18,7 +18,7 @@ from tests.testbed.library import Library, Video
 from tests.testbed.media import DashMedia
 from tests.testbed.subtitles import subtitle_lang, webvtt, with_subtitles
 
-__all__ = ["MediaServer", "MediaRequest", "FAULT_KINDS"]
+__all__ = ["MediaServer", "MediaRequest", "FAULT_KINDS", "ServedMedia"]
 
 FAULT_KINDS = ("500", "429", "reset", "403", "404")
 _DEFAULT_TIMES = {"500": 1, "429": 1, "reset": 1, "403": None, "404": None}
@@ -30,7 +30,27 @@ PRIVATE_TEXT = "Private video. Sign in if you've been granted access to this vid
 REMOVED_TEXT = "Video unavailable. This video has been removed by the uploader"
 FORBIDDEN_TEXT = "Forbidden: this stream needs the viewer's cookie"
 REFUSED_TEXT = "Too Many Requests (the site refuses every request for now)"
-_TYPES = {".mpd": "application/dash+xml", ".mp4": "video/mp4", ".m4a": "audio/mp4"}
+_TYPES = {
+    ".mpd": "application/dash+xml",
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".m4s": "video/iso.segment",
+}
+
+
+class ServedMedia(Protocol):
+    """What the server needs of a generated set (DashMedia, SegmentedMedia)."""
+
+    @property
+    def manifest(self) -> bytes: ...
+
+    @property
+    def files(self) -> dict[str, Path]: ...
+
+    @property
+    def duration(self) -> float: ...
+
+
 _VTT = "text/vtt; charset=utf-8"
 
 
@@ -51,6 +71,8 @@ class MediaRequest:
     bytes_sent: int = 0
     fault: str | None = None
     headers: dict[str, str] = field(default_factory=dict)  # as sent (tests look for theirs)
+    started: float = field(default_factory=time.monotonic)  # when the request came in
+    ended: float | None = None  # when its answer was sent (None: still in flight)
 
 
 @dataclass
@@ -80,8 +102,15 @@ class _Handler(QuietHandler):
     def do_HEAD(self) -> None:
         self._serve(head=True)
 
-    # -- routing --------------------------------------------------------------------------------
     def _serve(self, head: bool) -> None:
+        rec = self._route()
+        try:
+            self._answer(rec, head)
+        finally:
+            rec.ended = time.monotonic()
+
+    # -- routing --------------------------------------------------------------------------------
+    def _route(self) -> MediaRequest:
         server = self.owner
         path = urlsplit(self.path).path
         m = _PATH.match(path)
@@ -107,6 +136,16 @@ class _Handler(QuietHandler):
             headers=dict(self.headers.items()),
         )
         server._record(rec)
+        return rec
+
+    def _answer(self, rec: MediaRequest, head: bool) -> None:
+        server = self.owner
+        video_id, kind = rec.video_id, rec.kind
+        m = _PATH.match(rec.path)
+        name = unquote(m["name"]) if m else ""
+        media = server.media_for(video_id) if video_id else None
+        video = server.library.video(video_id) if video_id else None
+        subs = video.subtitles if video else ()
         refusal = server._refusal()
         if refusal is not None:
             rec.fault = "site"
@@ -269,7 +308,7 @@ class MediaServer(LoopbackServer):
         self._default_cap = bandwidth_cap
         self._lock = threading.Lock()
         self._faults: dict[str, list[_Fault]] = {}
-        self._media_for: dict[str, DashMedia] = {}
+        self._media_for: dict[str, ServedMedia] = {}
         self._refusing: _Refusal | None = None
         self.requests: list[MediaRequest] = []
 
@@ -324,8 +363,8 @@ class MediaServer(LoopbackServer):
     def refusing(self) -> bool:
         return self._refusal() is not None
 
-    def set_media(self, video_id: str, media: DashMedia) -> None:
-        """Serve a different generated set (e.g. a longer one) for this video id."""
+    def set_media(self, video_id: str, media: ServedMedia) -> None:
+        """Serve a different generated set (a longer one, or a SegmentedMedia) for this id."""
         with self._lock:
             self._media_for[video_id] = media
 
@@ -370,6 +409,32 @@ class MediaServer(LoopbackServer):
     def bytes_sent(self, video_id: str | None = None) -> int:
         return sum(r.bytes_sent for r in self._select(video_id, None, None))
 
+    def media_bytes(self, video_id: str | None = None) -> int:
+        """Bytes of rendition files (segments included) sent: what the wire had to carry."""
+        return sum(r.bytes_sent for r in self._select(video_id, "media", "GET"))
+
+    def max_in_flight(self, video_id: str | None = None, kind: str | None = "media") -> int:
+        """The most requests (of this video and kind) that were open at the same moment."""
+        events = []
+        for r in self._select(video_id, kind, None):
+            events += [(r.started, 1), (r.ended if r.ended is not None else float("inf"), -1)]
+        most = now = 0
+        for _, step in sorted(events, key=lambda e: (e[0], e[1])):  # an end before a start
+            now += step
+            most = max(most, now)
+        return most
+
+    def busy_seconds(self, kind: str | None = "media") -> float:
+        """Wall seconds during which at least one request of this kind was open (any video)."""
+        now = time.monotonic()
+        spans = sorted((r.started, r.ended or now) for r in self._select(None, kind, None))
+        total, until = 0.0, float("-inf")
+        for start, end in spans:
+            if end > until:
+                total += end - max(start, until)
+                until = end
+        return total
+
     def video_ids_requested(self) -> set[str]:
         return {r.video_id for r in self._select(None, None, None) if r.video_id}
 
@@ -378,7 +443,7 @@ class MediaServer(LoopbackServer):
         with self._lock:
             self.requests.append(rec)
 
-    def media_for(self, video_id: str) -> DashMedia:
+    def media_for(self, video_id: str) -> ServedMedia:
         with self._lock:
             return self._media_for.get(video_id, self.media)
 

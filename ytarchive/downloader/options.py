@@ -18,9 +18,6 @@ from ytarchive.jsruntime import find_js_runtime, ytdlp_js_runtimes
 if TYPE_CHECKING:
     from ytarchive.config import Settings
 
-if TYPE_CHECKING:
-    from ytarchive.config import Settings
-
 __all__ = [
     "QUALITY_FORMATS",
     "RESERVED_OPTIONS",
@@ -32,12 +29,14 @@ __all__ = [
     "check_site_settings",
     "ffmpeg_location",
     "format_for_quality",
+    "fragments_at_once",
     "js_runtime_options",
     "passthrough_options",
     "politeness_options",
     "site_options",
     "parse_subtitles",
     "sidecar_options",
+    "streams_at_once",
     "validate_convert_subs",
     "validate_output_template",
     "validate_quality",
@@ -116,12 +115,25 @@ def js_runtime_options() -> dict[str, Any]:
 
 
 # Unset politeness settings mean these, for YouTube URLs only (yt-dlp's `-t sleep` preset has
-# 0.75 s between requests and 10-20 s before each download; a merged video is two downloads).
+# 0.75 s between requests and 10-20 s before each download; a merged video is two downloads,
+# one after the other, or at once with their two waits at once: then each wait is doubled).
 YOUTUBE_POLITENESS: dict[str, float] = {
     "sleep_interval_requests": 0.75,
     "sleep_interval": 5.0,
     "max_sleep_interval": 10.0,
 }
+
+
+def streams_at_once(settings: Settings) -> int:
+    """A merged format's streams fetched at once (2), or one after the other (1): when
+    parallel_streams is off, or a rate limit is set (it holds for the whole download)."""
+    return 2 if settings.parallel_streams and not settings.rate_limit else 1
+
+
+def fragments_at_once(settings: Settings) -> int:
+    """yt-dlp's concurrent_fragment_downloads for one stream of HLS or DASH fragments: the
+    setting, or 1 under a rate limit (yt-dlp limits each connection, not their sum)."""
+    return 1 if settings.rate_limit else settings.concurrent_fragments
 
 
 def is_youtube_url(url: str) -> bool:
@@ -134,7 +146,10 @@ def is_youtube_url(url: str) -> bool:
 def politeness_options(settings: Settings, url: str) -> dict[str, Any]:
     """yt-dlp's sleeps and rate limit: what the user set, for every site; else YouTube's
     defaults for YouTube URLs and nothing for other sites (the loopback stand-in among them)."""
-    defaults = YOUTUBE_POLITENESS if is_youtube_url(url) else {}
+    defaults = dict(YOUTUBE_POLITENESS) if is_youtube_url(url) else {}
+    if defaults and streams_at_once(settings) > 1:  # the same wait per video as in turn
+        defaults["sleep_interval"] *= 2
+        defaults["max_sleep_interval"] *= 2
     chosen = {
         "sleep_interval_requests": settings.sleep_requests,
         "sleep_interval": settings.sleep_interval,
@@ -169,6 +184,7 @@ RESERVED_OPTIONS: dict[str, str] = {
     "sleep_interval": "use YTARCHIVE_SLEEP_INTERVAL",
     "max_sleep_interval": "use YTARCHIVE_MAX_SLEEP_INTERVAL",
     "ratelimit": "use YTARCHIVE_RATE_LIMIT",
+    "concurrent_fragment_downloads": "use YTARCHIVE_CONCURRENT_FRAGMENTS",
     **dict.fromkeys(
         ("retries", "fragment_retries", "extractor_retries", "retry_sleep_functions"),
         "the retry budget is YTARCHIVE_MAX_RETRIES and YTARCHIVE_FRAGMENT_RETRIES",

@@ -24,9 +24,12 @@ from ytarchive.downloader.options import (
     clean_message,
     ffmpeg_location,
     format_for_quality,
+    fragments_at_once,
     sidecar_options,
     site_options,
+    streams_at_once,
 )
+from ytarchive.downloader.streams import parallel_ydl_class
 from ytarchive.downloader.tracking import ProgressCallback, ProgressTracker
 from ytarchive.errors import DownloadFailed
 from ytarchive.models import DownloadResult, VideoMetadata
@@ -142,13 +145,14 @@ def _run_ytdlp(
     """Extract (one request for the page or manifest), check the live status, then download."""
     from yt_dlp import YoutubeDL
 
+    ydl_class = parallel_ydl_class() if streams_at_once(settings) > 1 else YoutubeDL
     work.mkdir(parents=True, exist_ok=True)
     options = _download_options(url, work, quality, tracker, settings)
     if live_from_start:
         options["live_from_start"] = True
     offered: list[str] | None = None
     try:
-        with YoutubeDL(options) as ydl:
+        with ydl_class(options) as ydl:
             register_jar(ydl)
             ydl.add_post_processor(record_fields_pp(record), when="pre_process")
             found = ydl.extract_info(url, download=False, process=False)
@@ -215,6 +219,7 @@ def _download_options(
             "retries": settings.fragment_retries,
             "fragment_retries": settings.fragment_retries,
             "skip_unavailable_fragments": False,
+            "concurrent_fragment_downloads": fragments_at_once(settings),
             "retry_sleep_functions": {"http": in_place, "fragment": in_place},
             "progress_hooks": [tracker.hook],
             "logger": YtdlpLogger(log),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,33 +31,50 @@ ProgressCallback = Callable[[DownloadProgress], None]
 
 
 class ProgressTracker:
-    """Turns yt-dlp's per-stream progress hooks into one running total per video."""
+    """Turns yt-dlp's per-stream progress hooks into one running total per video.
+
+    The streams of a merged format report from their own threads at once: the totals and
+    the speed are their sums, the ETA the remaining bytes at that speed."""
 
     def __init__(self, video_id: str, callback: ProgressCallback | None) -> None:
         self.video_id = video_id
         self.callback = callback
-        self.streams: dict[str, tuple[int, int | None]] = {}
+        self.streams: dict[str, tuple[int, int | None, float | None]] = {}
         self.expected: int | None = None
         self.last = 0.0
+        self.lock = threading.Lock()
 
     def hook(self, d: dict[str, Any]) -> None:
         if self.callback is None:
             return
+        with self.lock:
+            report = self._update(d)
+        if report is not None:
+            self._emit("downloading", *report)
+
+    def _update(self, d: dict[str, Any]) -> tuple[int, int | None, Any, Any] | None:
         name = str(d.get("tmpfilename") or d.get("filename") or "")
         total = d.get("total_bytes") or d.get("total_bytes_estimate")
         done = int(d.get("downloaded_bytes") or 0)
-        self.streams[name] = (done, int(total) if total else None)
+        running = d.get("status") == "downloading"
+        speed = d.get("speed") if running else None
+        self.streams[name] = (done, int(total) if total else None, speed)
         if self.expected is None:
             self.expected = _expected_size(d.get("info_dict") or {})
         now = time.monotonic()
-        if d.get("status") == "downloading" and now - self.last < EVERY:
-            return
+        if running and now - self.last < EVERY:
+            return None
         self.last = now
         downloaded = sum(s[0] for s in self.streams.values())
         totals = [s[1] for s in self.streams.values()]
         total_now = sum(t for t in totals if t) if all(totals) else None
         total_bytes = max(self.expected or 0, total_now or 0, downloaded) or None
-        self._emit("downloading", downloaded, total_bytes, d.get("speed"), d.get("eta"))
+        speeds = [s[2] for s in self.streams.values() if s[2]]
+        speed_now = sum(speeds) if speeds else None
+        eta = d.get("eta")
+        if speed_now and total_bytes and len(self.streams) > 1:
+            eta = max(total_bytes - downloaded, 0) / speed_now
+        return downloaded, total_bytes, speed_now, eta
 
     def finish(self, size: int) -> None:
         if self.callback is not None:
