@@ -87,6 +87,7 @@ class _Fault:
     kind: str
     remaining: int | None  # None: every time
     on: str  # "manifest" | "media" | "any"
+    name: str | None = None  # only requests for this file name (None: any)
 
 
 class _InjectedReset(ConnectionResetError):
@@ -156,7 +157,7 @@ class _Handler(QuietHandler):
         if kind == "other" or media is None or video_id is None:
             self._text(rec, 404, "No such file on the testbed media server", head)
             return
-        fault = server._take_fault(video_id, kind, head)
+        fault = server._take_fault(video_id, kind, head, name)
         if fault is None and not _carries_cookie(self.headers.get("Cookie"), video):
             fault = "cookie"
         rec.fault = fault
@@ -326,8 +327,12 @@ class MediaServer(LoopbackServer):
         kind: str,
         times: int | None | Literal["default"] = "default",
         on: str | None = None,
+        name: str | None = None,
     ) -> None:
-        """Inject a fault for one video id ("*" = any); see the class docstring."""
+        """Inject a fault for one video id ("*" = any); see the class docstring.
+
+        `name` keeps it to one served file (e.g. "audio.m4a": one stream of a merged format).
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {FAULT_KINDS}, not {kind!r}")
         count: int | None = _DEFAULT_TIMES[kind] if times == "default" else times
@@ -335,7 +340,7 @@ class MediaServer(LoopbackServer):
         if target not in ("manifest", "media", "any"):
             raise ValueError("on must be 'manifest', 'media' or 'any'")
         with self._lock:
-            self._faults.setdefault(video_id, []).append(_Fault(kind, count, target))
+            self._faults.setdefault(video_id, []).append(_Fault(kind, count, target, name))
 
     def clear_faults(self, video_id: str | None = None) -> None:
         with self._lock:
@@ -459,11 +464,13 @@ class MediaServer(LoopbackServer):
         video = self.library.video(video_id)
         return video.privacy if video else None
 
-    def _take_fault(self, video_id: str, kind: str, head: bool) -> str | None:
+    def _take_fault(self, video_id: str, kind: str, head: bool, name: str = "") -> str | None:
         with self._lock:
             for key in (video_id, "*"):
                 for fault in self._faults.get(key, []):
                     if fault.on not in ("any", kind) or (fault.kind == "reset" and head):
+                        continue
+                    if fault.name is not None and fault.name != name:
                         continue
                     if fault.remaining is not None:
                         if fault.remaining <= 0:
