@@ -170,18 +170,11 @@ def test_strip_cookies_removes_what_yt_dlp_copies_into_the_info_dict(
 
 
 def test_youtube_gets_polite_defaults_other_sites_none() -> None:
-    settings = Settings(parallel_streams=False)  # a merged video's two waits in turn
+    settings = Settings()
     youtube = politeness_options(settings, "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
     assert youtube == YOUTUBE_POLITENESS
     assert politeness_options(settings, "https://youtu.be/dQw4w9WgXcQ") == YOUTUBE_POLITENESS
     assert politeness_options(settings, "http://127.0.0.1:8000/v/x/manifest.mpd") == {}
-
-
-def test_streams_at_once_wait_as_long_per_video_as_streams_in_turn() -> None:
-    at_once = politeness_options(Settings(), "https://www.youtube.com/watch?v=dQw4w9WgXcQ")
-    assert at_once["sleep_interval"] == 2 * YOUTUBE_POLITENESS["sleep_interval"]
-    assert at_once["max_sleep_interval"] == 2 * YOUTUBE_POLITENESS["max_sleep_interval"]
-    assert at_once["sleep_interval_requests"] == YOUTUBE_POLITENESS["sleep_interval_requests"]
 
 
 def test_what_the_user_sets_applies_to_every_site(monkeypatch: pytest.MonkeyPatch) -> None:

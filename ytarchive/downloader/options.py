@@ -115,8 +115,9 @@ def js_runtime_options() -> dict[str, Any]:
 
 
 # Unset politeness settings mean these, for YouTube URLs only (yt-dlp's `-t sleep` preset has
-# 0.75 s between requests and 10-20 s before each download; a merged video is two downloads,
-# one after the other, or at once with their two waits at once: then each wait is doubled).
+# 0.75 s between requests and 10-20 s before each download; a merged video is two downloads:
+# the second stream's wait starts once the first stream's bytes flow, so their starts are
+# spaced by one wait, as when they run one after the other).
 YOUTUBE_POLITENESS: dict[str, float] = {
     "sleep_interval_requests": 0.75,
     "sleep_interval": 5.0,
@@ -146,10 +147,7 @@ def is_youtube_url(url: str) -> bool:
 def politeness_options(settings: Settings, url: str) -> dict[str, Any]:
     """yt-dlp's sleeps and rate limit: what the user set, for every site; else YouTube's
     defaults for YouTube URLs and nothing for other sites (the loopback stand-in among them)."""
-    defaults = dict(YOUTUBE_POLITENESS) if is_youtube_url(url) else {}
-    if defaults and streams_at_once(settings) > 1:  # the same wait per video as in turn
-        defaults["sleep_interval"] *= 2
-        defaults["max_sleep_interval"] *= 2
+    defaults = YOUTUBE_POLITENESS if is_youtube_url(url) else {}
     chosen = {
         "sleep_interval_requests": settings.sleep_requests,
         "sleep_interval": settings.sleep_interval,

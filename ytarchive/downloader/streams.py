@@ -20,18 +20,26 @@ class StreamsCancelled(Exception):
 
 class _Streams:
     """The `n` dl() calls of one merged format: all but the last run in threads; the last runs
-    in the caller's thread, then waits for the others and answers for them all."""
+    in the caller's thread, then waits for the others and answers for them all.
+
+    The streams after the first start once the first has bytes flowing (or has ended): a video
+    whose media the site refuses costs the requests of one stream, as in turn (the retry
+    budget), and a stream whose sibling failed stops at its next progress report or retry.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.calls = 0
         self.cancelled = threading.Event()
+        self.flowing = threading.Event()
         self.threads: list[tuple[threading.Thread, dict[str, Any]]] = []
 
     def run(self, download: Callable[[], Outcome]) -> Outcome:
         self.calls += 1
+        if self.calls > 1:
+            download = functools.partial(self._after_first, download)
         if self.calls < self.n:
-            self._start(download)
+            self._start(download, first=self.calls == 1)
             return True, False  # the last call reports this stream's outcome
         try:
             own = download()
@@ -43,7 +51,13 @@ class _Streams:
             raise
         return self._gather(own)
 
-    def _start(self, download: Callable[[], Outcome]) -> None:
+    def _after_first(self, download: Callable[[], Outcome]) -> Outcome:
+        self.flowing.wait()
+        if self.cancelled.is_set():
+            raise StreamsCancelled("another stream of this video failed")
+        return download()
+
+    def _start(self, download: Callable[[], Outcome], first: bool) -> None:
         slot: dict[str, Any] = {}
         context = contextvars.copy_context()  # the caller's logging and run context
 
@@ -53,6 +67,9 @@ class _Streams:
             except BaseException as exc:  # handed to the caller's thread in _gather
                 slot["error"] = exc
                 self.cancelled.set()
+            finally:
+                if first:
+                    self.flowing.set()
 
         thread = threading.Thread(target=target, name="ytarchive-stream", daemon=True)
         self.threads.append((thread, slot))
@@ -75,14 +92,22 @@ class _Streams:
         return (real or errors or [StreamsCancelled("a stream was cancelled")])[0]
 
     def cancel(self) -> None:
-        """Stop the other streams at their next progress report, and wait for them."""
+        """Stop the other streams at their next progress report or retry, and wait for them."""
         self.cancelled.set()
+        self.flowing.set()
         for thread, _ in self.threads:
             thread.join()
 
-    def check(self, _status: dict[str, Any]) -> None:
+    def check(self, status: dict[str, Any]) -> None:
         """A progress hook: any stream of this video (or its fragment threads) stops here."""
+        if status.get("downloaded_bytes") or status.get("status") == "finished":
+            self.flowing.set()
         if self.cancelled.is_set():
+            raise StreamsCancelled("another stream of this video failed")
+
+    def pause(self, seconds: float) -> None:
+        """A retry's wait, cut short (StreamsCancelled) when another stream failed."""
+        if self.cancelled.wait(max(seconds, 0.0)):
             raise StreamsCancelled("another stream of this video failed")
 
 
@@ -105,6 +130,11 @@ def parallel_ydl_class() -> type[Any]:
         def __init__(self, params: dict[str, Any] | None = None, auto_init: bool = True) -> None:
             super().__init__(params, auto_init)
             self.add_progress_hook(self._check_streams)
+            sleeps = self.params.get("retry_sleep_functions") or {}
+            self.params["retry_sleep_functions"] = {
+                kind: functools.partial(self._retry_sleep, func) if callable(func) else func
+                for kind, func in sleeps.items()
+            }
 
         def process_info(self, info_dict: dict[str, Any]) -> Any:
             formats = info_dict.get("requested_formats") or []
@@ -130,5 +160,13 @@ def parallel_ydl_class() -> type[Any]:
             streams = self._streams
             if streams is not None:
                 streams.check(status)
+
+        def _retry_sleep(self, func: Callable[..., Any], n: int) -> Any:
+            delay = func(n=n)
+            streams = self._streams
+            if streams is None or not isinstance(delay, int | float):
+                return delay
+            streams.pause(float(delay))  # waits here, or stops if a sibling stream failed
+            return 0
 
     return ParallelStreamsYoutubeDL
