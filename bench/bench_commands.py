@@ -9,7 +9,7 @@ each beside the target (1.5 s) and a peer asking Prefect the same (`prefect flow
 median of --repeat runs, after one warm-up run that also leaves Python's bytecode cache written
 (as on an installed system; --no-pyc measures with PYTHONDONTWRITEBYTECODE=1 instead).
 
-Usage: uv run python bench/bench_commands.py [--repeat 5] [--runs 3] [--keep-server]
+Usage: uv run python bench/bench_commands.py [--repeat 5] [--runs 3] [--keep] [--no-pyc]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,9 +52,11 @@ def main() -> int:
             history = make_history(args.runs, lib, ms, run_env, work)
         figures = time_commands(history, run_env, work, args.repeat)
     finally:
-        if not args.keep_server:
+        if not args.keep:
             _stop_server(env)
-        shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"kept: {work} and the server of {env['PREFECT_HOME']}")
     load = os.getloadavg()
     print(f"\nload average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     (OUT / "commands.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -67,7 +70,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="successful playlist runs made")
     parser.add_argument("--no-pyc", action="store_true", help="no bytecode cache (slower)")
     parser.add_argument(
-        "--keep-server", action="store_true", help="leave the bench's Prefect server running"
+        "--keep", action="store_true", help="leave the server running and the archive on disk"
     )
     return parser.parse_args()
 
@@ -162,8 +165,12 @@ def make_history(
     plans = json.loads(_run(_ytarchive("recovery", "list", "-f", "json"), env, work))
     flow_runs = _run(_prefect("flow-run", "ls", "--limit", "1"), env, work)
     assert plans and flow_runs, (plans, flow_runs)
-    print(f"history: {runs + 2} playlist runs, {len(plans)} open plans, 1 subscription, made in "
-          f"{time.monotonic() - started:.0f} s")  # fmt: skip
+    from ytarchive.prefect_api import PrefectApi
+
+    total = PrefectApi(env["PEER_API_URL"]).post("/flow_runs/count", {}, "count the flow runs")
+    print(f"history: {runs + 2} playlist runs made in {time.monotonic() - started:.0f} s, "
+          f"{len(plans)} open plans, 1 subscription; {total} flow runs on the server "
+          "(the bench's PREFECT_HOME is kept between runs)")  # fmt: skip
     return {"plan": plans[-1]["plan_id"][:8], "plan_id": plans[-1]["plan_id"], "run": name}
 
 
@@ -172,17 +179,23 @@ def make_history(
 # ---------------------------------------------------------------------------------------------
 
 
-def _median_seconds(cmd: list[str], env: dict[str, str], cwd: Path, repeat: int) -> float:
+def _median_seconds(
+    cmd: list[str], env: dict[str, str], cwd: Path, repeat: int
+) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (user + system) of the whole process."""
     env = _env_for(cmd, env)
     subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, timeout=300)  # warm-up, .pyc
-    times = []
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
-        times.append(time.monotonic() - started)
+        walls.append(time.monotonic() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             raise RuntimeError(f"{cmd[1:5]} exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return statistics.median(times)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def time_commands(
@@ -203,16 +216,25 @@ def time_commands(
         ("subscriptions", _ytarchive("subscriptions"), _prefect("deployment", "ls")),
         ("--help", _ytarchive("--help"), _prefect("--help")),
     ]
-    print(f"\n== whole-process wall time, median of {repeat} (target {TARGET_S} s)")
-    print(f"  {'command':22} {'ytarchive':>10} {'target':>7} {'peer':>8}  peer command")
+    print(f"\n== whole-process wall time, median of {repeat} (target {TARGET_S} s); CPU in ()")
+    print(f"  {'command':20} {'ytarchive':>16} {'target':>7} {'peer':>16}  peer command")
     figures = {}
     for label, ours, peer in rows:
-        mine = _median_seconds(ours, env, work, repeat)
-        theirs = _median_seconds(peer, env, work, repeat)
+        mine, mine_cpu = _median_seconds(ours, env, work, repeat)
+        theirs, their_cpu = _median_seconds(peer, env, work, repeat)
         target = "" if label == "--help" else f"{TARGET_S:.1f} s"
         peer_text = " ".join(peer[1:4])
-        print(f"  {label:22} {mine:8.2f} s {target:>7} {theirs:6.2f} s  prefect {peer_text}")
-        figures[label] = {"ytarchive_s": mine, "peer_s": theirs, "target_s": TARGET_S}
+        print(
+            f"  {label:20} {mine:6.2f} s ({mine_cpu:4.2f}) {target:>7} "
+            f"{theirs:6.2f} s ({their_cpu:4.2f})  prefect {peer_text}"
+        )
+        figures[label] = {
+            "ytarchive_s": mine,
+            "ytarchive_cpu_s": mine_cpu,
+            "peer_s": theirs,
+            "peer_cpu_s": their_cpu,
+            "target_s": TARGET_S,
+        }
     return figures
 
 
