@@ -385,17 +385,18 @@ def playlist_status(
 
     if not run.strip():
         raise InputError("RUN is empty: give a flow run id or name")
-    _connect()
-    from flows.status import read_status
     from ytarchive.cli.download_view import show_status, watch_status
+    from ytarchive.prefect_api import history_api
+    from ytarchive.run_status import read_status
 
-    status = read_status(run)
+    api = history_api()  # over REST: no prefect import
+    status = read_status(run, api)
     if watch and fmt is OutputFormat.table and sys.stdout.isatty():
-        watch_status(lambda: read_status(run), status)
+        watch_status(lambda: read_status(run, api), status)
         return 0
     while watch and not status["final"]:
         time.sleep(1.0)
-        status = read_status(run)
+        status = read_status(run, api)
     show_status(status, fmt)
     return 0
 

@@ -19,8 +19,10 @@ from ytarchive.cli.app import (
 
 if TYPE_CHECKING:
     from flows.history import PrefectHistory
+    from ytarchive.run_history import RestHistory
 
-# Prefect (and flows/) are imported inside the command bodies that need them.
+# Prefect (and flows/) are imported inside the command bodies that write (create, retry); list
+# and show read the history over REST and never import Prefect.
 
 _LIST_COLUMNS = ["plan", "created", "flow", "state", "items", "source"]
 _ITEM_COLUMNS = ["video_id", "error_class", "reason", "attempts"]
@@ -39,6 +41,14 @@ def prefect_history() -> PrefectHistory:
     from flows.history import PrefectHistory
 
     return PrefectHistory()
+
+
+def rest_history() -> RestHistory:
+    """The history read over Prefect's REST API; a fresh PREFECT_HOME starts no server for it."""
+    from ytarchive.prefect_api import history_api
+    from ytarchive.run_history import RestHistory
+
+    return RestHistory(history_api())
 
 
 def _note(text: str) -> None:
@@ -84,7 +94,7 @@ def recovery_list(
     from ytarchive import recovery
 
     settings = settings_from_cli()
-    plans = recovery.list_plans(Path(settings.output_dir), show_all, history=prefect_history())
+    plans = recovery.list_plans(Path(settings.output_dir), show_all, history=rest_history())
     if fmt is OutputFormat.json:
         emit_json([p.as_dict() for p in plans])
         return
@@ -113,7 +123,7 @@ def recovery_show(
     from ytarchive import recovery
 
     settings = settings_from_cli()
-    found = recovery.get_plan(Path(settings.output_dir), plan, history=prefect_history())
+    found = recovery.get_plan(Path(settings.output_dir), plan, history=rest_history())
     if fmt is OutputFormat.json:
         emit_json(found.as_dict())
         return

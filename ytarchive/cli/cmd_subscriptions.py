@@ -104,10 +104,10 @@ def subscriptions(fmt: OutputFormat = FormatOption) -> None:
 
     Example: ytarchive subscriptions --format json
     """
-    from deployments.subscriptions import list_subscriptions
+    from ytarchive.prefect_api import history_api
+    from ytarchive.subscribed import list_subscriptions
 
-    with _client() as client:
-        subs = list_subscriptions(client)
+    subs = list_subscriptions(history_api())  # over REST: no prefect import
     if fmt is OutputFormat.table and not subs:
         typer.echo("No subscriptions. Add one with `ytarchive subscribe URL`.")
         return
