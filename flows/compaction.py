@@ -37,15 +37,23 @@ LOG_NAME = ".compact.log"  # under catalog/: what the background compactors prin
 def ensure_compaction_limit(client: Any) -> bool:
     """Create the one-slot global concurrency limit compactors are elected by, unless it exists.
 
-    True when it was created."""
+    True when this call created it. Two hosts creating it at once is fine: the loser's create
+    fails (ObjectAlreadyExists, or a server error for the unique name) and it reads the limit.
+    """
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.exceptions import ObjectNotFound
 
+    try:
+        client.read_global_concurrency_limit_by_name(COMPACTION_LIMIT)
+        return False
+    except ObjectNotFound:
+        pass
     try:
         client.create_global_concurrency_limit(
             GlobalConcurrencyLimitCreate(name=COMPACTION_LIMIT, limit=1, active=True)
         )
-    except ObjectAlreadyExists:
+    except Exception:
+        client.read_global_concurrency_limit_by_name(COMPACTION_LIMIT)  # made by another
         return False
     return True
 
