@@ -68,7 +68,9 @@ def _write_rows(root: Path, count: int) -> None:
 
 
 def _race(root: Path, mode: str) -> dict[str, dict | None]:
-    """Two compactors on hosts a and b, started at the same instant; their results by host."""
+    """Two compactors on hosts a and b, started at the same instant; their results by host.
+
+    Unelected, both may fail: they merge the same files, and one deletes what the other reads."""
     (root / "signals").mkdir()
     procs = {}
     for me, other in (("host-a", "host-b"), ("host-b", "host-a")):
@@ -87,8 +89,9 @@ def _race(root: Path, mode: str) -> dict[str, dict | None]:
     results = {}
     for me, proc in procs.items():
         out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        results[me] = json.loads(out.strip().splitlines()[-1])
+        if mode == "elected":
+            assert proc.returncode == 0, err
+            results[me] = json.loads(out.strip().splitlines()[-1])
     return results
 
 
@@ -125,7 +128,7 @@ def test_two_compactions_on_two_hosts_at_once_one_runs_the_other_skips(
 
     control = tmp_path / "unelected"
     _write_rows(control, 40)
-    results = _race(control, "unelected")
+    _race(control, "unelected")
     assert (control / "signals" / "host-a.passed").exists()
     assert (control / "signals" / "host-b.passed").exists()  # the fcntl locks let both in
 
