@@ -1,18 +1,25 @@
 """Benchmark the catalog: build a synthetic archive, compact it, time the read paths, print figures.
 
-    uv run python bench/bench_catalog.py [--videos 1000000] [--root DIR] [--keep]
+    uv run python bench/bench_catalog.py [--videos 1000000] [--root DIR] [--keep] [--no-cli]
+    uv run python bench/bench_catalog.py --videos 100000 --repeat 3 --no-cli   # quick
 
-What it prints (all measured here, nothing assumed):
-  - write: records/s through Catalog.record_* in batches, single-record write latency,
-    full compaction time and its peak memory, catalog size on disk (MB, per table);
+What it prints (all measured here, nothing assumed), ending with a table of each figure issue 17
+sets beside its target:
+  - write: records/s through Catalog.record_* in batches; then, at full size, every write call
+    of 20,000 newer rows written as archive runs write them (one call per outcome, metadata 50
+    a call): their max and p99 (target: none over 1 s; no write call ever compacts);
+  - the compaction's own figures, each in a process of its own (time, peak RSS): the full one
+    after the build, the background step that merges the newer rows' files, the full one at the
+    end;
   - in-process query times (median of repeated runs, each through a fresh Catalog, so the
     listing and DuckDB connection set-up are included) and each query kind's peak memory (its
     own subprocess, RSS high-water mark) for: storage stats, the first page of storage list,
     storage search (a mix of rare and common words, 1-3 words), settled_ids / latest_outcomes
-    for 300 ids, and a `sql` aggregate; first right after a full compaction, then again with a
-    tail of recent writes that no compaction has folded in yet;
+    for 300 ids, and a `sql` aggregate; right after a full compaction (0 rows waiting), and with
+    the 20,000 newer rows waiting as the background step leaves them (merged, not yet in the
+    base); stats and search also with those rows still in their 10,200 files, before any merge;
   - whole CLI runs (process start to exit) of `ytarchive storage ...` on a 10,000-video archive
-    and on the big one.
+    and on the big one (skipped with --no-cli).
 The synthetic text is shaped like real metadata: Zipf-distributed words over a 50,000-word
 vocabulary, 4-10 word titles, 20-120 word descriptions with numbers and links, 3-8 tags.
 """
@@ -30,14 +37,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
-from itertools import accumulate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-BATCH = 10_000
+from catalog_data import add_tail, build, make_videos, video_id  # noqa: E402
+
 SEARCHES = [
     "{rare}",
     "{mid}",
@@ -51,185 +58,6 @@ SEARCHES = [
 
 
 # -- synthetic data ---------------------------------------------------------------------------
-
-
-class Words:
-    """A Zipf-distributed vocabulary of pronounceable made-up words."""
-
-    def __init__(self, rng: random.Random, size: int = 50_000) -> None:
-        syll = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["th", "sh", "qu", "ng"]
-        seen: set[str] = set()
-        while len(seen) < size:
-            seen.add("".join(rng.choice(syll) for _ in range(rng.randint(1, 4))))
-        self.words = sorted(seen, key=lambda w: (len(w), w))
-        rng.shuffle(self.words)
-        self.cum = list(accumulate(1.0 / (i + 1) ** 1.05 for i in range(size)))
-        self.rng = rng
-
-    def pick(self, k: int) -> list[str]:
-        return self.rng.choices(self.words, cum_weights=self.cum, k=k)
-
-    def at_rank(self, rank: int) -> str:
-        return self.words[rank]
-
-
-def _text(words: Words, rng: random.Random, lo: int, hi: int) -> str:
-    out = words.pick(rng.randint(lo, hi))
-    for i in range(0, len(out), 15):
-        roll = rng.random()
-        if roll < 0.2:
-            out[i] = str(rng.randint(0, 99_999))
-        elif roll < 0.25:
-            out[i] = f"https://example.com/{rng.choice(out)}/{rng.randint(0, 10**6)}"
-    return " ".join(out)
-
-
-def make_videos(n: int, seed: int = 7) -> tuple[Words, list[str], list[str]]:
-    """The vocabulary, channel names and tag names used for n videos."""
-    rng = random.Random(seed)
-    words = Words(rng)
-    channels = [" ".join(w.capitalize() for w in words.pick(2)) for _ in range(max(10, n // 50))]
-    tags = [" ".join(words.pick(rng.randint(1, 2))) for _ in range(5000)]
-    return words, channels, tags
-
-
-def video_id(i: int) -> str:
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    out = []
-    x = i * 2654435761 % (64**11)
-    for _ in range(11):
-        out.append(alphabet[x % 64])
-        x //= 64
-    return "".join(out)
-
-
-def build(root: Path, n: int, quiet: bool = False) -> dict:
-    """Write n videos (metadata, outcomes, some history, playlists) through the public API."""
-    from ytarchive.catalog import Catalog
-    from ytarchive.models import DownloadResult, PlaylistInfo, PlaylistItem, VideoMetadata
-
-    rng = random.Random(11)
-    words, channels, tags = make_videos(n)
-    chan_cum = list(accumulate(1.0 / (i + 1) for i in range(len(channels))))
-    catalog = Catalog(root)
-    epoch = datetime(2010, 1, 1, tzinfo=UTC)
-    start = time.perf_counter()
-    rows = 0
-    for lo in range(0, n, BATCH):
-        metas, outcomes = [], []
-        for i in range(lo, min(n, lo + BATCH)):
-            vid = video_id(i)
-            ch = rng.choices(range(len(channels)), cum_weights=chan_cum)[0]
-            fetched = epoch + timedelta(days=5000, seconds=i)
-            metas.append(
-                VideoMetadata.model_construct(
-                    video_id=vid,
-                    title=" ".join(w.capitalize() for w in words.pick(rng.randint(4, 10))),
-                    description=_text(words, rng, 20, 120),
-                    channel_id=f"UC{ch:022d}",
-                    channel_title=channels[ch],
-                    published_at=epoch + timedelta(seconds=rng.randint(0, 15 * 365 * 86400)),
-                    duration_seconds=rng.randint(30, 3 * 3600),
-                    view_count=rng.randint(0, 10**7),
-                    like_count=rng.randint(0, 10**5),
-                    comment_count=rng.randint(0, 10**4),
-                    tags=rng.sample(tags, rng.randint(3, 8)),
-                    category_id=str(rng.randint(1, 30)),
-                    thumbnail_url=f"https://i.ytimg.com/vi/{vid}/hqdefault.jpg",
-                    source="youtube_api",
-                    fetched_at=fetched,
-                    webpage_url=None,
-                    availability="available",
-                    unavailable_reason=None,
-                )
-            )
-            roll = rng.random()
-            when = fetched + timedelta(minutes=5)
-            if roll < 0.08:  # an earlier failure, then the real outcome
-                outcomes.append(_outcome(DownloadResult, vid, "failed", when - timedelta(hours=1)))
-            status = "archived" if roll < 0.85 else ("unavailable" if roll < 0.95 else "failed")
-            outcomes.append(_outcome(DownloadResult, vid, status, when, rng))
-            if roll > 0.97:  # a later metadata snapshot (views went up)
-                metas.append(
-                    metas[-1].model_copy(
-                        update={"view_count": 10**7 + i, "fetched_at": fetched + timedelta(days=30)}
-                    )
-                )
-        catalog.record_metadata(metas)
-        catalog.record_outcomes(outcomes)
-        rows += len(metas) + len(outcomes)
-        if not quiet and lo // BATCH % 10 == 0:
-            print(f"  wrote {lo + BATCH:,} videos", file=sys.stderr)
-    n_playlists = max(1, n // 1000)
-    for p in range(n_playlists):
-        items = [
-            PlaylistItem(playlist_id=f"PL{p:08d}", position=j, video_id=video_id(rng.randrange(n)))
-            for j in range(min(200, n))
-        ]
-        info = PlaylistInfo(
-            playlist_id=f"PL{p:08d}",
-            title=" ".join(words.pick(3)),
-            item_count=len(items),
-            source="youtube_api",
-        )
-        catalog.record_playlist(info, items)
-    write_s = time.perf_counter() - start
-    return {
-        "rows": rows,
-        "write_seconds": write_s,
-        "words": words,
-        "channels": channels,
-        "tags": tags,
-    }
-
-
-def _outcome(cls, vid: str, status: str, when: datetime, rng: random.Random | None = None):
-    if status == "archived":
-        assert rng is not None
-        height = rng.choice([360, 480, 720, 1080])
-        return cls(
-            video_id=vid,
-            status=status,
-            file_path=f"videos/Some title [{vid}].mp4",
-            bytes=rng.randint(5, 500) * 1_000_000,
-            width=height * 16 // 9,
-            height=height,
-            format="mp4",
-            quality="best",
-            flow_run_id="bench",
-            recorded_at=when,
-        )
-    reason = "Private video" if status == "unavailable" else "HTTP Error 500"
-    return cls(video_id=vid, status=status, reason=reason, flow_run_id="bench", recorded_at=when)
-
-
-def add_tail(root: Path, n: int, count: int, files: int) -> None:
-    """Recent writes no compaction has folded in: new videos and new outcomes for old ones."""
-    from ytarchive.catalog import Catalog
-    from ytarchive.models import DownloadResult, VideoMetadata
-
-    rng = random.Random(5)
-    words, channels, _ = make_videos(n)
-    catalog = Catalog(root)
-    per = max(1, count // files)
-    for f in range(files):
-        metas, outcomes = [], []
-        for k in range(per):
-            i = n + f * per + k if k % 2 else rng.randrange(n)
-            vid = video_id(i)
-            if k % 2:
-                metas.append(
-                    VideoMetadata(
-                        video_id=vid,
-                        title=" ".join(words.pick(6)),
-                        description=_text(words, rng, 20, 120),
-                        channel_title=rng.choice(channels),
-                        source="yt_dlp",
-                    )
-                )
-            outcomes.append(_outcome(DownloadResult, vid, "archived", datetime.now(UTC), rng))
-        catalog.record_metadata(metas)
-        catalog.record_outcomes(outcomes)
 
 
 def disk_mb(path: Path) -> dict:
@@ -326,9 +154,9 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def measure_all(root: Path, n: int, repeat: int) -> dict:
+def measure_all(root: Path, n: int, repeat: int, kinds: tuple[str, ...] = ()) -> dict:
     out = {}
-    for kind in queries(root, n):
+    for kind in kinds or tuple(queries(root, n)):
         proc = subprocess.run(
             [
                 sys.executable,
@@ -390,12 +218,15 @@ def cli_runs(root: Path, repeat: int = 5, bytecode_cache: bool = True) -> dict:
     return out
 
 
-def timed_compact(root: Path) -> dict:
+def timed_compact(root: Path, background: bool = False) -> dict:
+    """A full compaction (or the background step, Catalog.maintain) in a process of its own:
+    seconds, what it merged, its peak RSS."""
+    step = "maintain()" if background else "compact()"
     code = (
         "import json, sys, time; from pathlib import Path;"
         f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r});"
         "import bench_catalog as b; b._reset_peak_rss(); from ytarchive.catalog import Catalog;"
-        "t = time.perf_counter(); r = Catalog(Path(sys.argv[1])).compact();"
+        f"t = time.perf_counter(); r = Catalog(Path(sys.argv[1])).{step};"
         "print(json.dumps({'seconds': round(time.perf_counter() - t, 1), 'merged': r,"
         "'peak_rss_mb': b._peak_rss_mb()}))"
     )
@@ -416,7 +247,7 @@ def single_writes(root: Path, count: int = 200) -> dict:
         times.append((time.perf_counter() - t0) * 1000)
     return {
         "median_ms": round(statistics.median(times), 2),
-        "max_ms (includes automatic merges)": round(max(times), 1),
+        "max_ms": round(max(times), 1),
     }
 
 
@@ -429,6 +260,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the archive afterwards")
     parser.add_argument("--reuse", action="store_true", help="Use the catalog already at --root")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-cli", action="store_true", help="Skip the whole-CLI runs")
     parser.add_argument("--measure", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -436,14 +268,15 @@ def main() -> None:
         return
     root = args.root or Path(tempfile.mkdtemp(prefix="ytarchive-bench-"))
     try:
-        report = run(root, args.videos, args.repeat, reuse=args.reuse)
+        report = run(root, args.videos, args.repeat, reuse=args.reuse, cli=not args.no_cli)
     finally:
         if not args.keep and args.root is None:
             shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(report, indent=2))
+    print(targets_table(report))
 
 
-def run(root: Path, n: int, repeat: int, reuse: bool = False) -> dict:
+def run(root: Path, n: int, repeat: int, reuse: bool = False, cli: bool = True) -> dict:
     report: dict = {"videos": n, "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
     print(f"building {n:,} videos under {root}", file=sys.stderr)
     if not reuse:
@@ -452,14 +285,46 @@ def run(root: Path, n: int, repeat: int, reuse: bool = False) -> dict:
             "rows": built["rows"],
             "seconds": round(built["write_seconds"], 1),
             "rows_per_s": round(built["rows"] / built["write_seconds"]),
-            "note": "batches of 10,000; includes the merges and full compactions they triggered",
+            "note": "batches of 10,000; no write call compacts",
         }
         report["compaction_after_build"] = timed_compact(root)
     report["disk_mb"] = disk_mb(root / "catalog")
     print("measuring queries (compacted)", file=sys.stderr)
     report["queries_compacted"] = measure_all(root, n, repeat)
+    if cli:
+        cli_figures(root, report)
+    print("20,000 newer rows, written as archive runs write them", file=sys.stderr)
+    report["write_calls_at_full_size"] = add_tail(root, n)
+    files = sum(1 for _ in (root / "catalog").glob("*/batch-*.parquet"))
+    print(f"measuring stats and search over the {files:,} files before a merge", file=sys.stderr)
+    report[f"queries_with_20k_rows_in_{files}_files_unmerged"] = unmerged(root, n)
+    print("the background step (storage compact --if-needed)", file=sys.stderr)
+    report["background_merge"] = timed_compact(root, background=True)
+    print("measuring queries with the 20,000 rows waiting, merged", file=sys.stderr)
+    report["queries_with_20k_rows_waiting"] = measure_all(root, n, repeat)
+    print("a full compaction of everything, the newer rows included", file=sys.stderr)
+    report["full_compaction"] = timed_compact(root)
+    report["disk_mb_after"] = disk_mb(root / "catalog")
+    report["load_avg_end"] = os.getloadavg()
+    return report
+
+
+def unmerged(root: Path, n: int) -> dict:
+    """stats and one search, once each, over the newer rows' own files (slow: for contrast)."""
+    from ytarchive.catalog import Catalog
+
+    out = {}
+    for kind in ("stats", "search"):
+        method, args = queries(root, n)[kind][0]
+        t0 = time.perf_counter()
+        getattr(Catalog(root), method)(*args)
+        out[kind] = {"ms": round((time.perf_counter() - t0) * 1000, 1)}
+    return out
+
+
+def cli_figures(root: Path, report: dict) -> None:
     print("whole CLI runs", file=sys.stderr)
-    report["cli_runs_1M"] = cli_runs(root)
+    report["cli_runs_big"] = cli_runs(root)
     small = root.parent / (root.name + "-10k")
     shutil.rmtree(small, ignore_errors=True)
     build(small, 10_000, quiet=True)
@@ -468,16 +333,56 @@ def run(root: Path, n: int, repeat: int, reuse: bool = False) -> dict:
     Catalog(small).compact()
     report["cli_runs_10k"] = cli_runs(small)
     report["cli_runs_10k_without_bytecode_cache"] = cli_runs(small, bytecode_cache=False)
-    report["single_record_writes"] = single_writes(small)
+    report["single_record_writes_10k"] = single_writes(small)
     shutil.rmtree(small, ignore_errors=True)
-    print("adding a tail of recent writes", file=sys.stderr)
-    add_tail(root, n, count=20_000, files=40)
-    report["queries_with_tail_of_20k_rows_in_40_files"] = measure_all(root, n, repeat)
-    print("a full compaction of everything, tail included", file=sys.stderr)
-    report["full_compaction"] = timed_compact(root)
-    report["disk_mb_after"] = disk_mb(root / "catalog")
-    report["load_avg_end"] = os.getloadavg()
-    return report
+
+
+def targets_table(report: dict) -> str:
+    """Issue 17's catalog figures, each beside its target."""
+    n = f"{report['videos']:,} videos"
+    calls = report["write_calls_at_full_size"]
+    rows: list[tuple[str, float | None, str, float | None]] = [
+        (f"write call, max ({calls['calls']:,} calls)", calls["max_ms"], "ms", 1000),
+        ("write call, p99", calls["p99_ms"], "ms", 1000),
+    ]
+    for label, key in (
+        ("0 rows waiting", "queries_compacted"),
+        ("20,000 rows waiting", "queries_with_20k_rows_waiting"),
+    ):
+        q = report[key]
+        worst = max(v["median_ms"] for v in q["search"]["queries"].values())
+        rows += [
+            (f"stats, {label}", q["stats"]["median_ms"], "ms", 100),
+            (f"search, {label} (median of 8)", q["search"]["median_ms"], "ms", 150),
+            (f"search, {label} (slowest query)", worst, "ms", 150),
+        ]
+    for key in report:
+        if key.endswith("_unmerged"):
+            q = report[key]
+            files = key.split("_in_")[1].split("_")[0]
+            label = f"20,000 rows in {files} files unmerged"
+            rows += [
+                (f"stats, {label}", q["stats"]["ms"], "ms", None),
+                (f"search, {label}", q["search"]["ms"], "ms", None),
+            ]
+    for label, key in (
+        ("full compaction after the build", "compaction_after_build"),
+        ("background merge of the 20,000 rows", "background_merge"),
+        ("full compaction at the end", "full_compaction"),
+    ):
+        if key in report:
+            rows += [
+                (f"{label}: time", report[key]["seconds"], "s", None),
+                (f"{label}: peak RSS", report[key]["peak_rss_mb"], "MB", None),
+            ]
+    load = ", ".join(f"{x:.1f}" for x in report["load_avg_start"])
+    lines = [f"catalog at {n} ({report['cpus']} cpus, load average at start {load})"]
+    lines.append(f"{'figure':<58} {'measured':>12} {'target':>12}")
+    for label, value, unit, target in rows:
+        goal = f"<= {target:g} {unit}" if target is not None else "(none)"
+        mark = "" if target is None else ("  ok" if value <= target else "  OVER")
+        lines.append(f"{label:<58} {value:>9g} {unit:<2} {goal:>12}{mark}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import braking, run_context
+from flows import braking, compaction, run_context
 from flows.items import Item as _Item
 from flows.items import batch_outcome, playlist_items, video_items
 from flows.notifications import NOTIFY_HOOKS
@@ -340,6 +340,7 @@ class _Run:
             result = self._failed(item, state.result(raise_on_failure=False), state.message)
         self.results[item.video_id] = result
         self._progress()
+        compaction.nudge(self.root)  # a compactor in the background once the catalog is due one
 
     def _not_started(self, items: list[_Item]) -> None:
         for result in braking.not_started(self, [i.video_id for i in items]):
@@ -447,6 +448,7 @@ class _Run:
             self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
         progress.unbind(self.flow_run_id)
         braking.release(self.flow_run_id)
+        compaction.nudge(self.root, final=True)
         detach_log_file(self.log_file)
 
 

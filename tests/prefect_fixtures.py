@@ -57,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _set_env("PREFECT_HOME", str(home))
     _set_env("PREFECT_API_URL", None)  # never the developer's own server
     _set_env("YTARCHIVE_PREFECT_PORT", "0")  # a server a CLI test starts never takes 4200
+    _set_env("YTARCHIVE_BACKGROUND_COMPACTION", "0")  # no compactor outlives a test's run
     for name, value in {**server_env(), **_FAST_SCHEDULING}.items():
         _set_env(name, value)
     _refresh_prefect_settings()

@@ -10,10 +10,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "prefect.yaml").read_text())
 DEPLOYMENTS = SPEC["deployments"]
-EXPECTED = {"sync-subscriptions", "refresh-metadata", "retry-failed"}
+EXPECTED = {"sync-subscriptions", "refresh-metadata", "retry-failed", "compact-catalog"}
 
 
-def test_the_three_deployments_in_one_process_pool() -> None:
+def test_the_four_deployments_in_one_process_pool() -> None:
     from prefect.cli.deploy._models import PrefectYamlModel
 
     from ytarchive.names import DEPLOYMENTS as NAMED
@@ -44,6 +44,7 @@ SCHEDULES = {
     "sync-subscriptions": [],
     "refresh-metadata": [("0 4 * * 0", "UTC")],  # weekly, Sunday 04:00
     "retry-failed": [("30 5 * * *", "UTC")],  # daily, 05:30
+    "compact-catalog": [("15 * * * *", "UTC")],  # hourly, at :15
 }
 
 

@@ -16,10 +16,12 @@ __all__ = [
     "SYNC_FLOW",
     "REFRESH_FLOW",
     "RETRY_FLOW",
+    "COMPACT_FLOW",
     "DEPLOYMENTS",
     "SUBSCRIPTION_PREFIX",
     "POOL_NAME",
     "DOWNLOAD_LIMIT",
+    "COMPACTION_LIMIT",
     "ITEMS_ARTIFACT_KEY",
     "ROOT_LABEL",
     "HOST_TAG",
@@ -35,16 +37,18 @@ PLAN_FLOW = "recovery-plan"
 SYNC_FLOW = "sync-subscriptions"
 REFRESH_FLOW = "refresh-metadata"
 RETRY_FLOW = "retry-failed"
+COMPACT_FLOW = "compact-catalog"
 
 # Deployments: prefect.yaml's, each named after its flow (`<flow>/<name>`); and one per
 # subscription, `sync-subscriptions/sub-<key>`
-DEPLOYMENTS = (SYNC_FLOW, REFRESH_FLOW, RETRY_FLOW)
+DEPLOYMENTS = (SYNC_FLOW, REFRESH_FLOW, RETRY_FLOW, COMPACT_FLOW)
 SUBSCRIPTION_PREFIX = "sub-"
 
 # The fleet: the process work pool every deployment runs in, and the global concurrency limit
 # that each download occupies one slot of
 POOL_NAME = "ytarchive-pool"
 DOWNLOAD_LIMIT = "ytarchive-downloads"
+COMPACTION_LIMIT = "ytarchive-compaction"  # one slot: one catalog compaction at a time, fleet-wide
 
 # What an archive run writes about itself, for recovery to read back
 ITEMS_ARTIFACT_KEY = "archive-items"  # table artifact: the items the run was asked to archive

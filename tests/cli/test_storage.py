@@ -242,13 +242,17 @@ def test_an_archive_with_no_catalog_yet(tmp_path: Path) -> None:
     assert list(empty.iterdir()) == []  # reading wrote nothing
 
 
-def test_compact_keeps_the_answers(archive: Path, capsys) -> None:
+def test_compact_keeps_the_answers(archive: Path, capsys, prefect_server: str) -> None:
+    """Elected through the server (one compaction at a time in a fleet), then compacted."""
     assert main(["storage", "list", "-f", "json", "-o", str(archive)]) == 0
     before = capsys.readouterr().out
     assert main(["storage", "compact", "-f", "json", "-o", str(archive)]) == 0
-    assert json.loads(capsys.readouterr().out)["videos"] == 1
+    done = json.loads(capsys.readouterr().out)
+    assert done["compaction"] == "full" and done["videos"] == 1
     assert main(["storage", "list", "-f", "json", "-o", str(archive)]) == 0
     assert capsys.readouterr().out == before
+    assert main(["storage", "compact", "--if-needed", "-o", str(archive)]) == 0
+    assert "Nothing was due." in capsys.readouterr().err
 
 
 def test_the_archive_root_comes_from_ytarchive_toml(archive: Path, tmp_path: Path) -> None:

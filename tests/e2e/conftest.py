@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = [sys.executable, "-m", "prefect"]
-DEPLOYMENTS = ("sync-subscriptions", "refresh-metadata", "retry-failed")
+DEPLOYMENTS = ("sync-subscriptions", "refresh-metadata", "retry-failed", "compact-catalog")
 FINAL = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 
 

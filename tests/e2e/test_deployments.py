@@ -256,7 +256,7 @@ def test_subscribe_and_serve_archive_on_schedule(
         serve.wait(timeout=30)
         with client() as c:
             c.delete_global_concurrency_limit_by_name(DOWNLOAD_LIMIT)
-            for name in ("refresh-metadata", "retry-failed"):  # paused again, as `deployed` has
+            for name in ("refresh-metadata", "retry-failed", "compact-catalog"):  # paused again
                 c.pause_deployment(c.read_deployment_by_name(f"{name}/{name}").id)
     from ytarchive.catalog import Catalog
 

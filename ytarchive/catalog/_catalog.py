@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import time
@@ -10,7 +9,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ytarchive.catalog._compact import compact_full, merge_table, tail_too_big
+from ytarchive.catalog._compact import (
+    Guard,
+    compact_full,
+    due,
+    exclusive,
+    merge_table,
+    tail_too_big,
+)
 from ytarchive.catalog._db import (
     arrow,
     arrow_schema,
@@ -36,7 +42,6 @@ from ytarchive.catalog._files import (
 from ytarchive.catalog._query import Search, first_rows
 from ytarchive.catalog._schema import (
     ARCHIVE_COLUMNS,
-    AUTO_MERGE_FILES,
     COLUMNS,
     INDEX_DIR,
     KEYS,
@@ -63,15 +68,17 @@ class Catalog:
     Files (README.md, "The catalog"): ``catalog/<table>/<kind>-<time_ns>-<pid>-<rand>.parquet``,
     kind ``batch`` (one per write call), ``merged`` (small files merged) or ``base`` (a full
     compaction). Every file is written whole under a temporary name and renamed, so no reader
-    ever sees a torn file and any number of processes write at once without a lock. A compacted
-    file names the files it replaces in a ``.sources.json`` sidecar written before it appears;
-    readers drop those files, so a row is never seen twice, and a compactor killed at any point
-    loses nothing. Only compactors take a lock (one per table). A full compaction also writes a
-    derived DuckDB database under ``catalog/_index/``: the ``archive`` table (newest metadata
-    joined with newest outcome, one row per video, in list order), stats per channel, the
-    newest outcome per video, and a word index over title, description, tags and channel, so
-    list, stats and search stay fast on big archives. Rows written after it are read from their
-    files and override it.
+    ever sees a torn file and any number of processes write at once without a lock. A write
+    only writes its file: compaction (maintain, compact) runs in a process of its own, never
+    inside a writer, one at a time on a host (an fcntl lock per table and host) and in the
+    fleet (a guard the caller injects: the flows layer elects through the Prefect server). A
+    compacted file names the files it replaces in a ``.sources.json`` sidecar written before it
+    appears; readers drop those files, so a row is never seen twice, and a compactor killed at
+    any point loses nothing. A full compaction also writes a derived DuckDB database under
+    ``catalog/_index/``: the ``archive`` table (newest metadata joined with newest outcome, one
+    row per video, in list order), stats per channel, the newest outcome per video, and a word
+    index over title, description, tags and channel, so list, stats and search stay fast on big
+    archives. Rows written after it are read from their files and override it.
     """
 
     def __init__(self, root: Path) -> None:
@@ -112,25 +119,8 @@ class Catalog:
             data = pa.Table.from_pylist(rows, schema=arrow_schema(table))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise CatalogError(f"cannot record {table}: {exc}") from exc
-        folder = self.dir / table
-        write_parquet(folder, new_name("batch"), data)
-        self._after_write(table, folder)
-
-    def _after_write(self, table: str, folder: Path) -> None:
-        """Merge a table's small files once there are too many; a full compaction when the tail
-        has grown large next to the base. Skipped when another process is compacting."""
-        try:
-            batches = sum(1 for n in os.listdir(folder) if n.startswith("batch-"))
-        except FileNotFoundError:
-            return
-        if batches <= AUTO_MERGE_FILES:
-            return
-        try:
-            merged = merge_table(self.dir, table, blocking=False)
-            if merged and tail_too_big(self.dir):
-                compact_full(self.dir, blocking=False)
-        except (CatalogError, OSError) as exc:  # the write itself is done; the next one retries
-            logging.getLogger(__name__).warning("catalog compaction skipped: %s", exc)
+        write_parquet(self.dir / table, new_name("batch"), data)  # nothing more: compaction
+        # runs in the background (maintain), never inside a writer
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -325,12 +315,39 @@ class Catalog:
 
     # -- compaction ----------------------------------------------------------------------------
 
-    def compact(self, full: bool = True) -> dict:
+    def compact(self, full: bool = True, guard: Guard | None = None) -> dict:
         """Merge each table's files (all into one base when full), waiting for any other
-        compactor; returns the number of files merged per table."""
-        if full:
-            return compact_full(self.dir, blocking=True) or {t: 0 for t in TABLES}
-        return {t: merge_table(self.dir, t, blocking=True) for t in TABLES}
+        compactor (this host's lock, then the fleet's `guard`, see maintain); returns the
+        number of files merged per table."""
+        with exclusive(self.dir, wait=True, guard=guard) as held:
+            if not held:  # pragma: no cover - a guard that gave up waiting
+                raise CatalogError("another compaction of this catalog holds the election")
+            if full:
+                return compact_full(self.dir)
+            return {t: merge_table(self.dir, t) for t in TABLES}
+
+    def compaction_due(self) -> str | None:
+        """What maintain would do now: "merge" (many small files), "full" (many rows since the
+        last full compaction) or None. Cheap: lists the folders, reads no rows."""
+        return due(self.dir)
+
+    def maintain(self, guard: Guard | None = None) -> dict | None:
+        """The background compaction step: merge tables with many small files, then a full
+        compaction when the rows since the last one are many. Never waits: None when another
+        compactor is at work, on this host (its fcntl lock) or, through `guard`, anywhere in
+        the fleet (writers on several hosts share the catalog; `guard(wait)` yields whether
+        this process won the election). Otherwise {"compaction": "merge"|"full"|None,
+        <table>: files merged}."""
+        if self.compaction_due() is None:
+            return {"compaction": None, **dict.fromkeys(TABLES, 0)}
+        with exclusive(self.dir, wait=False, guard=guard) as held:
+            if not held:
+                return None
+            merged = {t: merge_table(self.dir, t) for t in TABLES}
+            if not tail_too_big(self.dir):
+                return {"compaction": "merge" if any(merged.values()) else None, **merged}
+            full = compact_full(self.dir)
+            return {"compaction": "full", **{t: merged[t] + full[t] for t in TABLES}}
 
 
 def _mark_latest(table: str, rows: list[dict[str, Any]]) -> None:

@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from ytarchive.catalog._db import arrow, compact_connection
@@ -28,6 +30,7 @@ from ytarchive.catalog._schema import (
     BASE_ORDER,
     INDEX_DIR,
     MAX_MERGED_FILES,
+    MERGE_AT_FILES,
     MERGE_ORDER,
     SIDECAR,
     STALE_TMP_SECONDS,
@@ -35,68 +38,95 @@ from ytarchive.catalog._schema import (
     TMP_PREFIX,
 )
 
-__all__ = ["merge_table", "compact_full", "tail_too_big"]
+__all__ = ["Guard", "exclusive", "merge_table", "compact_full", "due"]
+
+# The fleet's compaction election, injected by the caller (the flows layer elects through the
+# Prefect server): called with `wait`, it yields True when this process may compact.
+Guard = Callable[[bool], AbstractContextManager[bool]]
 
 
-def merge_table(catalog_dir: Path, table: str, blocking: bool) -> int:
-    """Merge the small files of a table into one merged file. Returns files merged."""
-    folder = catalog_dir / table
-    with table_lock(folder, blocking) as held:
-        if not held:
-            return 0
-        _cleanup(folder)
-        files = list_table(folder)
-        batches = [p for p in files.tail if file_kind(Path(p).name) == "batch"]
-        merged = [p for p in files.tail if file_kind(Path(p).name) == "merged"]
-        sources = batches + merged if len(merged) >= MAX_MERGED_FILES else batches
-        if len(sources) < 2:
-            return 0
-        with compact_connection(catalog_dir) as con:
-            target = write_merged(con, table, folder, "merged", sources, MERGE_ORDER)
-        _publish(target, sources)
-        return len(sources)
+@contextlib.contextmanager
+def exclusive(catalog_dir: Path, wait: bool, guard: Guard | None) -> Iterator[bool]:
+    """This host's lock of every table, then the fleet's guard: True when both are held.
 
-
-def compact_full(catalog_dir: Path, blocking: bool) -> dict | None:
-    """Everything of every table into one base file each, then the derived archive and word
-    index. Holds every table's lock; returns None when another compactor holds one."""
+    Without wait, False at once when another compactor holds either."""
     with contextlib.ExitStack() as stack:
         for table in TABLES:
-            if not stack.enter_context(table_lock(catalog_dir / table, blocking)):
-                return None
-        for table in TABLES:
-            _cleanup(catalog_dir / table)
-        cleanup_index(catalog_dir / INDEX_DIR, keep=None)
-        for spill in catalog_dir.glob(f"{TMP_PREFIX}duckdb-*"):  # of killed compactors: every
-            remove_any(spill)  # live one holds a table lock, and we hold them all
-        files = {t: list_table(catalog_dir / t) for t in TABLES}
-        counts: dict[str, int] = {}
-        with compact_connection(catalog_dir) as con:
-            planned: dict[str, tuple[Path, list[str]] | None] = {}
-            for table, f in files.items():
-                sources = list(f.all)
-                if not sources or (f.base and not f.tail):
-                    planned[table] = None
-                    counts[table] = 0
-                    continue
-                folder = catalog_dir / table
-                tmp = write_merged(con, table, folder, "base", sources, BASE_ORDER)
-                planned[table] = (tmp, sources)
-                counts[table] = len(sources)
-            bases: dict[str, Path | None] = {
-                t: p[0] if p else base_path(files[t]) for t, p in planned.items()
-            }
-            keep = None
-            has_rows = bases["videos"] is not None or bases["downloads"] is not None
-            changed = planned["videos"] or planned["downloads"]
-            if has_rows and (changed or not find_derived(catalog_dir / INDEX_DIR, files)):
-                keep = build_derived(con, catalog_dir / INDEX_DIR, bases)
-        for plan in planned.values():
-            if plan:
-                _publish(plan[0], plan[1])
-        if keep is not None:
-            cleanup_index(catalog_dir / INDEX_DIR, keep=keep)
-        return counts
+            if not stack.enter_context(table_lock(catalog_dir / table, wait)):
+                yield False
+                return
+        if guard is not None and not stack.enter_context(guard(wait)):
+            yield False
+            return
+        yield True
+
+
+def merge_table(catalog_dir: Path, table: str) -> int:
+    """Merge the small files of a table into one merged file (under exclusive). Returns files
+    merged."""
+    folder = catalog_dir / table
+    _cleanup(folder)
+    files = list_table(folder)
+    batches = [p for p in files.tail if file_kind(Path(p).name) == "batch"]
+    merged = [p for p in files.tail if file_kind(Path(p).name) == "merged"]
+    sources = batches + merged if len(merged) >= MAX_MERGED_FILES else batches
+    if len(sources) < 2:
+        return 0
+    with compact_connection(catalog_dir) as con:
+        target = write_merged(con, table, folder, "merged", sources, MERGE_ORDER)
+    _publish(target, sources)
+    return len(sources)
+
+
+def compact_full(catalog_dir: Path) -> dict:
+    """Everything of every table into one base file each, then the derived archive and word
+    index (under exclusive); returns the files merged per table."""
+    for table in TABLES:
+        _cleanup(catalog_dir / table)
+    cleanup_index(catalog_dir / INDEX_DIR, keep=None)
+    for spill in catalog_dir.glob(f"{TMP_PREFIX}duckdb-*"):  # of killed compactors: every
+        remove_any(spill)  # live one holds the locks and the guard, and we hold them
+    files = {t: list_table(catalog_dir / t) for t in TABLES}
+    counts: dict[str, int] = {}
+    with compact_connection(catalog_dir) as con:
+        planned: dict[str, tuple[Path, list[str]] | None] = {}
+        for table, f in files.items():
+            sources = list(f.all)
+            if not sources or (f.base and not f.tail):
+                planned[table] = None
+                counts[table] = 0
+                continue
+            folder = catalog_dir / table
+            tmp = write_merged(con, table, folder, "base", sources, BASE_ORDER)
+            planned[table] = (tmp, sources)
+            counts[table] = len(sources)
+        bases: dict[str, Path | None] = {
+            t: p[0] if p else base_path(files[t]) for t, p in planned.items()
+        }
+        keep = None
+        has_rows = bases["videos"] is not None or bases["downloads"] is not None
+        changed = planned["videos"] or planned["downloads"]
+        if has_rows and (changed or not find_derived(catalog_dir / INDEX_DIR, files)):
+            keep = build_derived(con, catalog_dir / INDEX_DIR, bases)
+    for plan in planned.values():
+        if plan:
+            _publish(plan[0], plan[1])
+    if keep is not None:
+        cleanup_index(catalog_dir / INDEX_DIR, keep=keep)
+    return counts
+
+
+def due(catalog_dir: Path) -> str | None:
+    """What compaction the catalog is due: "merge" (a table has many small files), "full"
+    (the rows written since the last full compaction are many), or None. Reads no rows."""
+    for table in TABLES:
+        try:
+            names = os.listdir(catalog_dir / table)
+        except FileNotFoundError:
+            continue
+        if sum(1 for n in names if n.startswith("batch-")) > MERGE_AT_FILES:
+            return "merge"
+    return "full" if tail_too_big(catalog_dir) else None
 
 
 def tail_too_big(catalog_dir: Path) -> bool:
@@ -108,7 +138,7 @@ def tail_too_big(catalog_dir: Path) -> bool:
             tail = sum(pq.read_metadata(p).num_rows for p in files.tail)
             base = pq.read_metadata(files.base).num_rows if files.base else 0
         except (OSError, ValueError):
-            continue  # moved on under us; the next write looks again
+            continue  # moved on under us; the next look sees the new files
         if tail > max(AUTO_FULL_MIN_ROWS, AUTO_FULL_RATIO * base):
             return True
     return False

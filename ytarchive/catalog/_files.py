@@ -219,9 +219,13 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 @contextlib.contextmanager
 def table_lock(folder: Path, blocking: bool) -> Iterator[bool]:
-    """The compaction lock of one table (fcntl: the kernel drops it when the holder dies)."""
+    """This host's compaction lock of one table (fcntl: the kernel drops it when the holder
+    dies). One lock file per host: on shared storage fcntl locks need not hold across hosts, so
+    they guard only this host's compactors; the fleet's are kept apart by the injected guard."""
+    from ytarchive.hosts import host_name
+
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".compact.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(folder / f".compact.{host_name()}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))

@@ -169,7 +169,7 @@ SIDECAR = ".sources.json"
 TMP_PREFIX = ".tmp-"
 
 
-AUTO_MERGE_FILES = 64  # a table with more batch files than this is merged after a write
+MERGE_AT_FILES = 16  # a table with more batch files than this is due a (background) merge
 
 
 MAX_MERGED_FILES = 8  # merged files beyond this are merged together
@@ -178,7 +178,7 @@ MAX_MERGED_FILES = 8  # merged files beyond this are merged together
 AUTO_FULL_MIN_ROWS = 20_000  # a tail of this many rows (and AUTO_FULL_RATIO of the base) ...
 
 
-AUTO_FULL_RATIO = 0.02  # ... triggers a full compaction after a merge
+AUTO_FULL_RATIO = 0.02  # ... makes a full compaction due (run in the background)
 
 
 STALE_TMP_SECONDS = 3600.0

@@ -1,7 +1,8 @@
 """Commands: `storage list|stats|search|compact|verify` and `sql`, read straight from the catalog.
 
 None of them imports Prefect or yt-dlp (`storage verify --fix` loads Prefect to record its plan
-once it found damage); DuckDB is imported by the catalog on first use.
+once it found damage; `storage compact` to be elected through the server); DuckDB is imported
+by the catalog on first use.
 """
 
 from __future__ import annotations
@@ -202,21 +203,47 @@ def storage_search(
 @storage_app.command("compact")
 def storage_compact(
     output: Path = OutputOption,
+    if_needed: bool = typer.Option(
+        False,
+        "--if-needed",
+        help="Only what is due (small files merged; everything once many rows wait), and "
+        "skip at once if another compaction runs. What archive runs start in the background.",
+    ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Merge each catalog table into one file and rebuild the search index.
 
-    Safe while downloads run. Small merges also happen on their own as files pile up; this
-    forces a full one.
+    Safe while downloads run. One compaction runs at a time in a fleet sharing the archive,
+    elected through the Prefect server (started if needed); this one waits for its turn.
+    Archive runs and the hourly compact-catalog deployment start `--if-needed` ones themselves.
 
     Example: ytarchive storage compact
     """
-    merged = _catalog(output, write=True).compact()
-    rows = [{"table": t, "files_merged": n} for t, n in merged.items()]
+    root = _catalog(output, write=True).root
+    from flows.runtime import configure_prefect, drain_workers
+
+    configure_prefect()
+    from flows.compaction import compact_catalog
+
+    result = compact_catalog(root, if_needed=if_needed) or {"compaction": "skipped"}
+    drain_workers(timeout=5)
     if fmt is OutputFormat.json:
-        emit_json(merged)
-    else:
+        emit_json(result)
+        return
+    kind = result.pop("compaction")
+    rows = [{"table": t, "files_merged": n} for t, n in result.items()]
+    if rows:
         render(rows, fmt, columns=["table", "files_merged"], title="Compacted")
+    if fmt is OutputFormat.table:
+        _note(_COMPACTED[kind])
+
+
+_COMPACTED = {
+    "full": "Every table is one file; the search index is rebuilt.",
+    "merge": "Small files merged; a full compaction is not due yet.",
+    None: "Nothing was due.",
+    "skipped": "Skipped: another compaction of this catalog is running (elected elsewhere).",
+}
 
 
 @storage_app.command("verify")

@@ -11,7 +11,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from ytarchive.catalog import Catalog
+from ytarchive.catalog import TABLES, Catalog
 from ytarchive.errors import InputError
 from ytarchive.models import DownloadResult, PlaylistInfo, PlaylistItem, VideoMetadata
 
@@ -415,15 +415,49 @@ def test_plain_duckdb_reads_every_table_with_no_project_code(
         catalog.compact()
 
 
-def test_automatic_merge_keeps_every_row(catalog: Catalog, tmp_path: Path) -> None:
+def test_writers_never_merge_the_background_step_does_and_keeps_every_row(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    folder = tmp_path / "catalog" / "downloads"
     for i in range(150):
         catalog.record_outcomes([outcome(f"v{i}", recorded_at=T0 + timedelta(seconds=i))])
-    batches = list((tmp_path / "catalog" / "downloads").glob("batch-*.parquet"))
-    assert len(batches) <= 64
-    assert list((tmp_path / "catalog" / "downloads").glob("merged-*.parquet"))
+    assert len(list(folder.glob("batch-*.parquet"))) == 150  # a write only writes its file
+    assert not list(folder.glob("merged-*.parquet"))
+    assert catalog.compaction_due() == "merge"
+    assert catalog.maintain() == {
+        "compaction": "merge",
+        "videos": 0,
+        "downloads": 150,
+        "playlists": 0,
+        "playlist_items": 0,
+    }
+    assert [p.name.split("-")[0] for p in folder.glob("*.parquet")] == ["merged"]
+    assert catalog.compaction_due() is None
+    assert catalog.maintain() == {"compaction": None, **dict.fromkeys(TABLES, 0)}
     assert catalog.sql("SELECT count(*), count(DISTINCT video_id) FROM download_history")[1] == [
         (150, 150)
     ]
+
+
+def test_the_background_step_skips_while_another_compactor_holds_the_election(
+    catalog: Catalog,
+) -> None:
+    """The guard the flows layer injects (elected through the Prefect server) decides."""
+    import contextlib
+
+    for i in range(20):
+        catalog.record_outcomes([outcome(f"v{i}")])
+    asked: list[bool] = []
+
+    @contextlib.contextmanager
+    def lost(wait: bool):
+        asked.append(wait)
+        yield False
+
+    assert catalog.maintain(guard=lost) is None
+    assert asked == [False]  # the background step never waits for its turn
+    assert catalog.compaction_due() == "merge"  # nothing was merged
+    assert catalog.sql("SELECT count(*) FROM download_history")[1] == [(20,)]
 
 
 def test_compaction_is_one_file_per_table_and_changes_no_answer(
