@@ -241,6 +241,7 @@ def serve() -> int:
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
+    path.chmod(0o600)  # only this user's commands (and _take checks the peer's uid)
     listener.listen(16)
     _INHERITED.append(listener)
     listener.settimeout(1.0)
@@ -282,12 +283,22 @@ def _keep_serving(
 
 def _take(conn: socket.socket, fingerprint: str, children: set[int]) -> bool:
     """Fork a child for one command; False when the command's code is not ours (stale)."""
+    if not _same_user(conn):
+        conn.close()
+        return True
+    fds: list[int] = []
     try:
         conn.settimeout(10.0)
-        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        reader = conn.makefile("rb")
-        request = json.loads(data.split(b"\n", 1)[0] or reader.readline())
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+        while not data.endswith(b"\n"):  # the request is one line, maybe in several pieces
+            more = conn.recv(1 << 16)
+            if not more:
+                raise ValueError("the command hung up")
+            data += more
+        request = json.loads(data)
     except (OSError, ValueError):
+        for fd in fds:
+            os.close(fd)
         conn.close()
         return True
     if request.get("fingerprint") != fingerprint or len(fds) != 3:
@@ -304,6 +315,15 @@ def _take(conn: socket.socket, fingerprint: str, children: set[int]) -> bool:
         os.close(fd)
     conn.close()
     return True
+
+
+def _same_user(conn: socket.socket) -> bool:
+    """The connecting process runs as this user (SO_PEERCRED: pid, uid, gid)."""
+    import struct
+
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    return uid == os.getuid()
 
 
 def _child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> int:
