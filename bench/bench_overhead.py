@@ -3,16 +3,18 @@
 Prints figures (not a test), each beside its peer measured in the same run:
 1. one video at 720p (2 s clip, 1.5 MB/s a connection), the local Prefect server already up:
    `ytarchive download ID` vs `yt-dlp URL` on the same stand-in URL, median of --repeat whole
-   processes. Target: ours <= 1.5 x yt-dlp.
+   processes, ours handed to the resident runner (which the first, uncounted run starts) and in
+   its own process (YTARCHIVE_RUNNER=off). Target: ours <= 1.5 x yt-dlp.
 2. a --playlist (200) video playlist at 360p, 8 at once: CPU seconds a video of our process
    and its children (wait4's rusage), beside 8 plain yt-dlp processes on the same videos, and
-   ffmpeg's share of each (a wrapper on PATH adds up its children's times); the Prefect
+   ffmpeg's share of each (a wrapper on PATH adds up its children's times), a run handed to
+   the runner counted from the runner's log (wait4 of its child); the Prefect
    server's CPU in our run is printed beside. Our overhead = ours - our ffmpeg - (yt-dlp's
    total - its ffmpeg). Target: <= 0.25 CPU s a video.
 3. peak RSS (wait4's ru_maxrss) of a --channel (5,000) video channel `--metadata-only` run and
    of a --download (500) video download run. Target: each <= 400 MB.
 
-Usage: uv run python bench/bench_overhead.py [--quick] [--repeat 3] [--playlist 200]
+Usage: uv run python bench/bench_overhead.py [--quick] [--repeat 5] [--playlist 200]
        [--channel 5000] [--download 500]
 --quick runs 3 / 40 / 500 / 60. The server lives under bench/out/prefect-home, as for
 bench_pipeline.py, and is stopped at the end unless --keep-server.
