@@ -185,7 +185,8 @@ def _wait_for_runner(env: dict[str, str], timeout: float = 90) -> bool:
 
 
 def _ffmpeg_wrappers(folder: Path) -> Path:
-    """ffmpeg and ffprobe on PATH that run the real ones and log their CPU (bash's `times`)."""
+    """ffmpeg and ffprobe on PATH that run the real ones and log the CPU seconds each used
+    (wait4, microseconds) and the wrapper's own (taken out of both sides' totals)."""
     folder.mkdir(parents=True)
     for name in ("ffmpeg", "ffprobe"):
         real = shutil.which(name)
@@ -197,26 +198,29 @@ def _ffmpeg_wrappers(folder: Path) -> Path:
             continue
         script = folder / name
         script.write_text(
-            "#!/bin/bash\n"
-            f'"{real}" "$@"\nrc=$?\n'
-            f'times | tail -n 1 >> "{folder}/cpu.log"\nexit $rc\n'
+            "#!/usr/bin/python3 -SI\n"
+            "import os, resource, sys\n"
+            "pid = os.fork()\n"
+            f"if pid == 0:\n    os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n"
+            "_, status, child = os.wait4(pid, 0)\n"
+            "me = resource.getrusage(resource.RUSAGE_SELF)\n"
+            f"with open({str(folder / 'cpu.log')!r}, 'a') as log:\n"
+            "    log.write(f'{child.ru_utime + child.ru_stime} {me.ru_utime + me.ru_stime}\\n')\n"
+            "code = os.waitstatus_to_exitcode(status)\n"
+            "sys.exit(code if code >= 0 else 128 - code)\n"
         )
         script.chmod(0o755)
     return folder
 
 
-def _take_ffmpeg_cpu(folder: Path) -> float:
-    """CPU seconds that ffmpeg and ffprobe used since the last call (and forget them)."""
+def _take_ffmpeg_cpu(folder: Path) -> tuple[float, float]:
+    """(ffmpeg's and ffprobe's CPU seconds, the wrappers' own) since the last call; forgets them."""
     log = folder / "cpu.log"
     if not log.exists():
-        return 0.0
-    total = 0.0
-    for line in log.read_text().splitlines():
-        for part in line.split():  # "0m0.123s 0m0.045s": children's user and system time
-            minutes, _, seconds = part.rstrip("s").partition("m")
-            total += float(minutes) * 60 + float(seconds)
+        return 0.0, 0.0
+    pairs = [tuple(map(float, line.split())) for line in log.read_text().splitlines() if line]
     log.unlink()
-    return total
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
 
 def _server_cpu(env: dict[str, str]) -> float:
@@ -310,14 +314,16 @@ def cpu_per_video(
             cmd = [a.replace("res:720", "res:360") for a in _ytdlp("-a", str(urls))]
             cmds.append((cmd, work / "cpu-ytdlp" / str(k)))
         plain = _timed(cmds, env)
-        plain_ffmpeg = _take_ffmpeg_cpu(wrap)
+        plain_ffmpeg, wrapper = _take_ffmpeg_cpu(wrap)
+        plain["cpu_s"] -= wrapper
         run_env = _archive_env(env, ms, api, work / "cpu-ours")
         url = f"https://www.youtube.com/playlist?list={playlist.playlist_id}"
         cmd = _ytarchive("playlist", "download", url, "-q", "360p", "-j", "8", "-f", "json")
         server_before = _server_cpu(env)
         ours = _timed([(cmd, work / "cpu-ours")], run_env)
         server = _server_cpu(env) - server_before
-        ours_ffmpeg = _take_ffmpeg_cpu(wrap)
+        ours_ffmpeg, wrapper = _take_ffmpeg_cpu(wrap)
+        ours["cpu_s"] -= wrapper
     summary = json.loads(ours["out"])
     assert summary["archived"] == n, {k: summary[k] for k in ("archived", "failed")}
     per = {
@@ -329,6 +335,7 @@ def cpu_per_video(
     }
     overhead = (ours["cpu_s"] - ours_ffmpeg - (plain["cpu_s"] - plain_ffmpeg)) / n
     per["overhead_cpu_s"] = overhead
+    print(f"  (our run: {'in the resident runner' if ours['in_runner'] else 'in its own process'})")
     print(
         f"  ytarchive (process + children)         {per['ytarchive_cpu_s']:6.3f} CPU s a video"
         f", of it ffmpeg {per['ytarchive_ffmpeg_cpu_s']:.3f}  ({ours['wall_s']:.1f} s wall)"

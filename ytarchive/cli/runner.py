@@ -117,7 +117,10 @@ def _connect() -> socket.socket | None:
 def _wait_for_child(conn: socket.socket, reader: Any) -> int:
     """Pass Ctrl-C and SIGTERM on to the child until it reports its exit code."""
 
+    forwarded: list[int] = []
+
     def forward(signum: int, _frame: Any) -> None:
+        forwarded.append(signum)
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps({"signal": signum}).encode() + b"\n")
 
@@ -128,7 +131,10 @@ def _wait_for_child(conn: socket.socket, reader: Any) -> int:
                 line = reader.readline()
             except InterruptedError:
                 continue
-            if not line:
+            if not line:  # the child died of a signal: this process dies of the one it passed on
+                if forwarded:
+                    signal.signal(forwarded[-1], signal.SIG_DFL)
+                    os.kill(os.getpid(), forwarded[-1])
                 sys.stderr.write("Error: the run's process ended without an exit code\n")
                 return 1
             message = json.loads(line)
