@@ -121,3 +121,23 @@ def test_kill_9_of_a_command_kills_its_run_in_the_runner_and_a_rerun_completes(r
     for video_id in done_before:
         assert bed.media.request_count(video_id) == 0
     assert_no_partials(root)
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_command_reaches_its_run_in_the_runner(runner) -> None:
+    bed = runner.testbed
+    video = bed.lib.add_video().video_id
+    bed.media.bandwidth_cap = 100_000  # several seconds: time to press Ctrl-C
+    offset = _runner_log().stat().st_size
+    proc = _spawn("download", video, "-q", "360p")
+    try:
+        _wait_for(lambda: bed.media.media_requests(video) >= 1, 90, "the download to start")
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends the command's group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err  # as the command itself ends on Ctrl-C
+    assert "Traceback" not in err
+    _wait_for(lambda: _runs_since(offset), 10, "the runner to reap the run")
+    assert "exit=130" in _runs_since(offset)[0]
