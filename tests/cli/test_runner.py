@@ -69,6 +69,16 @@ def _runs_since(offset: int) -> list[str]:
     return [line for line in text.splitlines() if " run pid=" in line]
 
 
+def _wait_for_run(offset: int, exit_status: str) -> None:
+    """Wait for the runner to log a child that ended with exit_status (an earlier test's run
+    may be logged first: the runner reaps once a second)."""
+    _wait_for(
+        lambda: any(f"exit={exit_status} " in line for line in _runs_since(offset)),
+        10,
+        f"the runner to log a run that ended with {exit_status}",
+    )
+
+
 @pytest.mark.slow
 def test_a_download_handed_to_the_runner_prints_and_exits_as_its_own_run(runner) -> None:
     bed = runner.testbed
@@ -81,9 +91,7 @@ def test_a_download_handed_to_the_runner_prints_and_exits_as_its_own_run(runner)
     summary = json.loads(out)
     assert (summary["archived"], summary["failed"]) == (1, 1)
     assert "Traceback" not in err
-    _wait_for(lambda: _runs_since(offset), 10, "the runner to log the run")
-    (line,) = _runs_since(offset)
-    assert "exit=1" in line  # the run was the runner's child, not the command's process
+    _wait_for_run(offset, "1")  # the run was the runner's child, not the command's process
     from flows.runtime import drain_history
 
     assert drain_history(summary["flow_run_id"], expected_task_runs=3, timeout=30) == 3
@@ -102,9 +110,7 @@ def test_kill_9_of_a_command_kills_its_run_in_the_runner_and_a_rerun_completes(r
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
-    _wait_for(lambda: _runs_since(offset), 10, "the runner to reap the run")
-    (line,) = _runs_since(offset)
-    assert "exit=-9" in line  # the run's process died with the command
+    _wait_for_run(offset, "-9")  # the run's process died with the command
     from ytarchive.catalog import Catalog
 
     done_before = Catalog(root).settled_ids(ids)
@@ -139,5 +145,4 @@ def test_ctrl_c_of_a_command_reaches_its_run_in_the_runner(runner) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err  # as the command itself ends on Ctrl-C
     assert "Traceback" not in err
-    _wait_for(lambda: _runs_since(offset), 10, "the runner to reap the run")
-    assert "exit=130" in _runs_since(offset)[0]
+    _wait_for_run(offset, "130")
