@@ -20,6 +20,7 @@ bench:           ## the benchmarks print their figures (see README, Benchmarks)
 	uv run python bench/bench_pipeline.py
 	uv run python bench/bench_catalog.py
 	uv run python bench/bench_history.py 100 drain
+	uv run python bench/bench_overhead.py
 
 demo:
 	uv run python bench/demo.py

@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import braking, compaction, run_context
+from flows.items import Batches as _Batches
 from flows.items import Item as _Item
 from flows.items import batch_outcome, playlist_items, video_items
 from flows.notifications import NOTIFY_HOOKS
@@ -129,8 +130,6 @@ def archive_playlist_flow(
 # ---------------------------------------------------------------------------------------------
 # One run: settings, tasks with their retries, the bounded download window, the summary
 # ---------------------------------------------------------------------------------------------
-
-_Batches = list[tuple[list[_Item], Any]]  # (items, the future of their metadata task)
 
 
 class _Run:
@@ -261,14 +260,13 @@ class _Run:
         wanted = [i for i in todo if i.record is None and not i.unavailable_reason]
         if wanted:
             self.sink.waiting("reading the videos' metadata")
-        batches = []
-        for start in range(0, len(wanted), BATCH_SIZE):
-            self._batches += 1
-            chunk = wanted[start : start + BATCH_SIZE]
-            refs = [i.ref for i in chunk]
-            batches.append((chunk, self.metadata_task.submit(self._batches, refs, self.root_str)))
-            self.task_runs += 1
-        return batches
+        chunks = [wanted[start : start + BATCH_SIZE] for start in range(0, len(wanted), BATCH_SIZE)]
+        return _Batches(chunks, self._submit_batch)
+
+    def _submit_batch(self, chunk: list[_Item]) -> Any:
+        self._batches += 1
+        self.task_runs += 1
+        return self.metadata_task.submit(self._batches, [i.ref for i in chunk], self.root_str)
 
     def _apply_metadata(self, chunk: list[_Item], future: Any) -> None:
         future.wait()
@@ -288,6 +286,7 @@ class _Run:
                 self.metadata_saved = (self.metadata_saved or 0) + (item.record is not None)
                 if item.record is not None and item.record.availability == "available":
                     layout.write_metadata(self.root, item.record)
+                item.record = None  # written: a big channel's records are not all kept
 
     def _download_all(self, todo: list[_Item], batches: _Batches) -> None:
         """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
@@ -321,13 +320,15 @@ class _Run:
 
     def _in_order(self, todo: list[_Item], batches: _Batches) -> Iterator[_Item]:
         """Yield items in order, each once its metadata batch (if any) has arrived."""
-        pending = {id(i) for chunk, _ in batches for i in chunk}
-        waiting = list(batches)
+        pending = {id(i) for chunk in batches.chunks for i in chunk}
+        waiting = iter(batches)
         for item in todo:
-            while id(item) in pending and waiting:
-                chunk, future = waiting.pop(0)
-                self._apply_metadata(chunk, future)
-                pending -= {id(i) for i in chunk}
+            while id(item) in pending:
+                taken = next(waiting, None)
+                if taken is None:
+                    break
+                self._apply_metadata(*taken)
+                pending -= {id(i) for i in taken[0]}
             yield item
 
     def _collect(self, item: _Item, future: Any) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from ytarchive.errors import AuthError, QuotaExceeded, Transient, YTArchiveError
 from ytarchive.models import PlaylistItem, VideoMetadata
 from ytarchive.refs import VideoRef
 
-__all__ = ["Item", "video_items", "playlist_items", "batch_outcome"]
+__all__ = ["Batches", "Item", "METADATA_AHEAD", "video_items", "playlist_items", "batch_outcome"]
 
 
 @dataclass
@@ -86,3 +87,31 @@ def batch_outcome(state: Any, size: int) -> Any:
             raise data
         raise YTArchiveError(state.message or "the metadata task failed")
     return MetadataBatch(records=[None] * size, errors=dict.fromkeys(range(size), data))
+
+
+METADATA_AHEAD = 8  # metadata tasks in flight at once: well ahead of the downloads they feed
+
+
+class Batches:
+    """A run's metadata tasks, one per 50 items, submitted as they are taken and at most
+    METADATA_AHEAD ahead (a 5,000-video channel is not 100 tasks and their records at once)."""
+
+    def __init__(self, chunks: list[list[Item]], submit: Callable[[list[Item]], Any]) -> None:
+        self.chunks = chunks
+        self._submit = submit
+        self._queued: deque[tuple[list[Item], Any]] = deque()
+        self._next = 0
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._next < len(self.chunks) and len(self._queued) < METADATA_AHEAD:
+            chunk = self.chunks[self._next]
+            self._next += 1
+            self._queued.append((chunk, self._submit(chunk)))
+
+    def __iter__(self) -> Iterator[tuple[list[Item], Any]]:
+        """(items, the future of their metadata task), in order; the next kept in flight."""
+        while self._queued:
+            taken = self._queued.popleft()
+            self._fill()
+            yield taken

@@ -18,8 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; our errors become one line on stderr and an exit code, never a traceback."""
     from typer.exceptions import Abort, TyperException
 
+    from ytarchive.cli import runner
     from ytarchive.errors import YTArchiveError
 
+    runner.ARGV[:] = list(sys.argv[1:] if argv is None else argv)  # to hand the run over
     given = {k: v for k, v in os.environ.items() if k.startswith("YTARCHIVE_")}
     failure: tuple[str, int] | None = None
     try:

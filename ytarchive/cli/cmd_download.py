@@ -204,12 +204,20 @@ def _is_video(ref: Any) -> bool:
 
 
 def _run(job: Job) -> int:
-    """Run one flow in this process against the long-lived server; report; the exit code."""
+    """Run one flow against the long-lived server (in the resident runner when one is up, else
+    in this process); report; the exit code."""
+    from ytarchive.cli import runner
+
+    code = runner.hand_over()
+    if code is not None:
+        return code
     view = _view(job.fmt)
     with view:  # in a terminal, a spinner says what we wait for from the first second
         view.waiting("connecting to the Prefect server (starting it if needed)")
         flows = _load_flows()
         summary = _finish(_call_flow(flows, job, view), view)
+    if runner.local_server(os.environ.get("PREFECT_API_URL")):
+        runner.start_runner()  # the next run here skips loading Prefect and yt-dlp
     _report(summary, job.fmt, live=_is_live(view))
     if summary.get("stopped"):  # the run's brake: the site refused download after download
         sys.stderr.write(f"Error: {summary['stopped']}\n")
