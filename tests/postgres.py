@@ -58,7 +58,7 @@ def _as_owner() -> tuple[list[str], int | None, int | None]:
     try:
         owner = pwd.getpwnam("postgres")
     except KeyError:
-        raise PostgresMissing(f"running as root and there is no `postgres` user: {INSTALL_HINT}")
+        raise PostgresMissing(f"as root, and no `postgres` user: {INSTALL_HINT}") from None
     if shutil.which("runuser"):
         return ["runuser", "-u", "postgres", "--"], owner.pw_uid, owner.pw_gid
     ids = ["--reuid", str(owner.pw_uid), "--regid", str(owner.pw_gid), "--init-groups"]

@@ -219,7 +219,7 @@ def _check_database(status: Any) -> dict[str, str]:
         return _check("database", "skipped", "no Prefect server answers")
     if not status.backend:
         return _check("database", "ok", "unknown: the server's settings do not name it")
-    return _check("database", "ok", f"{status.backend}: {status.database}")
+    return _check("database", "ok", status.database)
 
 
 def _check_server_log(status: Any) -> dict[str, str]:
