@@ -102,6 +102,13 @@ def test_three_hosts_sync_overlapping_subscriptions_once_each(
     assert (status["backend"], status["healthy"]) == ("postgresql", True)
     password = postgres_password(db_url)
     assert password not in json.dumps(status)
+    server_home = {**env, "PREFECT_HOME": str(home)}
+    health = json.loads(ytarchive("health", "-f", "json", env=server_home).stdout)
+    database = {c["check"]: c for c in health["checks"]}["database"]
+    assert database["detail"] == status["database"] and database["detail"].startswith("postgres")
+    other = ytarchive("server", "start", "--database", f"sqlite+aiosqlite:///{tmp_path}/x.db",
+                      env=server_home)  # fmt: skip
+    assert other.returncode == 1 and "runs on postgresql" in other.stderr, other.stderr
 
     playlists, videos = _overlapping_playlists(testbed.lib)
     testbed.media.bandwidth_cap = 150_000  # bytes/s a response: a download takes a second or so
@@ -144,6 +151,9 @@ def test_three_hosts_sync_overlapping_subscriptions_once_each(
     assert slots.samples > 10
     assert 1 <= slots.peak <= SLOTS, f"peak {slots.peak} slots of {SLOTS}"
     assert _most_at_once(stamps) <= SLOTS, "more videos downloaded at once than the limit"
+    stop_server(home, env)  # a restart must be given the URL again: never a new SQLite history
+    again = ytarchive("server", "start", env={**server_home, "PREFECT_API_URL": ""})
+    assert again.returncode == 1 and "--database URL" in again.stderr, again.stderr
     for path in [*(home / "ytarchive-server").iterdir(), *(h.log for h in hosts)]:
         assert password not in path.read_text(errors="replace"), f"the password is in {path}"
     used = set().union(*ran_on.values())
