@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 from tests.fleet import (  # noqa: E402
     Host,
     rest,
-    runs_of,
     start_server,
     stop_all,
     stop_server,
@@ -169,7 +168,6 @@ def one_round(
         "server_cpu_cores": round(server.cpu_seconds / max(server.wall, 1e-6), 2),
         "server_peak_rss_mb": round(server.peak_rss / 1e6),
         "double_downloads": sum(1 for v in wanted if manifests[v] > 1),
-        "later_runs": len(runs_of(api, ids)) - len(runs),
     }
 
 
