@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ytarchive.errors import ServerUnavailable
+from ytarchive.errors import ServerUnavailable, YTArchiveError
 from ytarchive.redact import redact
 from ytarchive.server_checks import (
     START_MARKER,
@@ -30,6 +30,7 @@ from ytarchive.server_database import (
     check_reachable,
     check_server_database,
     choose_database,
+    database_from_env,
     database_variables,
     describe_server_database,
     sqlite_database,
@@ -201,6 +202,8 @@ def _read_state() -> dict[str, Any] | None:
 
 
 def _managed_status() -> ServerStatus:
+    with contextlib.suppress(YTArchiveError):
+        database_from_env()  # registers its password: the log lines shown below are masked
     state = _read_state() or {}
     pid = state.get("pid")
     url = state.get("api_url")
