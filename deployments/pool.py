@@ -25,10 +25,17 @@ def ensure_download_limit(client: Any, slots: int, name: str = DOWNLOAD_LIMIT) -
     """Create the fleet-wide download limit with `slots` unless it exists (never resized here).
 
     True when it was created. Resize it with `prefect gcl update ytarchive-downloads --limit N`.
+    Read before create: the server logs an ERROR for every create that meets an existing name
+    (on PostgreSQL and SQLite alike), so hosts joining the fleet would each leave one in its log.
     """
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
+    try:
+        client.read_global_concurrency_limit_by_name(name)
+        return False
+    except ObjectNotFound:
+        pass
     try:
         client.create_global_concurrency_limit(
             GlobalConcurrencyLimitCreate(name=name, limit=slots, active=True)

@@ -25,11 +25,12 @@ def deploy_all(project: Path | None = None) -> None:
         raise YTArchiveError(f"prefect deploy --all failed in {project}: {' | '.join(tail)}")
 
 
-def worker_command(pool: str = POOL_NAME) -> list[str]:
-    return [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+def worker_command(pool: str = POOL_NAME, limit: int | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
+    return [*cmd, "--limit", str(limit)] if limit else cmd
 
 
-def serve(deploy: bool = True, slots: int = 3) -> None:
+def serve(deploy: bool = True, slots: int = 3, limit: int | None = None) -> None:
     """Point at the API, make the pool, limit and deployments, then become the pool's worker.
 
     The process is replaced by `prefect worker start` (exec): Ctrl-C and SIGTERM reach Prefect's
@@ -49,5 +50,5 @@ def serve(deploy: bool = True, slots: int = 3) -> None:
     ui = api_url[: -len("/api")] if api_url.endswith("/api") else api_url
     print(f"Serving the {POOL_NAME} work pool against {api_url}", flush=True)
     print(f"Prefect UI: {ui}  (deployments, schedules, runs). Ctrl-C stops.", flush=True)
-    cmd = worker_command()
+    cmd = worker_command(limit=limit)
     os.execve(cmd[0], cmd, dict(os.environ))

@@ -6,8 +6,6 @@ import contextlib
 import fcntl
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,8 +15,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ytarchive.errors import ServerUnavailable
-from ytarchive.server_checks import START_MARKER, is_healthy, log_errors, server_identity
+from ytarchive.errors import ServerUnavailable, YTArchiveError
+from ytarchive.redact import redact
+from ytarchive.server_checks import (
+    START_MARKER,
+    home_of,
+    is_healthy,
+    log_errors,
+    server_identity,
+    server_settings,
+)
+from ytarchive.server_database import (
+    Database,
+    check_reachable,
+    check_server_database,
+    choose_database,
+    database_from_env,
+    database_variables,
+    describe_server_database,
+    sqlite_database,
+)
+from ytarchive.server_process import (
+    DEFAULT_PORT,
+    HOST,
+    is_prefect_server,
+    pick_port,
+    pid_alive,
+    stop_pid,
+)
 
 __all__ = [
     "HOST",
@@ -35,8 +59,6 @@ __all__ = [
     "is_ours",
 ]
 
-HOST = "127.0.0.1"
-DEFAULT_PORT = 4200  # Prefect's usual port, so the UI is where people expect it; else any free port
 STATE_DIR_NAME = "ytarchive-server"
 _POLL = 0.25
 _LOG_ROTATE_BYTES = 20 << 20  # server.log moves to server.log.1 past this, at a start
@@ -72,6 +94,8 @@ class ServerStatus:
     started_at: str | None = None
     log_errors: int = 0  # ERROR/CRITICAL lines in the log since the server's latest start
     last_log_error: str | None = None
+    backend: str | None = None  # "postgresql" or "sqlite", as the server itself says
+    database: str | None = None  # where, without the password ("postgresql u@host:5432/db")
 
     @property
     def ui_url(self) -> str | None:
@@ -114,6 +138,11 @@ def _state_path() -> Path:
 def _starting_path() -> Path:
     """starting.json: the server being started (so a killed starter's server is found again)."""
     return state_dir() / "starting.json"
+
+
+def _last_start_path() -> Path:
+    """last-start.json: how this home's server was last started (its database, no password)."""
+    return state_dir() / "last-start.json"
 
 
 def server_env() -> dict[str, str]:
@@ -172,45 +201,21 @@ def _read_state() -> dict[str, Any] | None:
     return _read_json(_state_path())
 
 
-def _pid_alive(pid: int) -> bool:
-    """True while pid is a live process (reaping it first if it is our own exited child)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    with contextlib.suppress(OSError):
-        if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
-
-
-def _is_prefect_server(pid: int) -> bool:
-    """The pid is alive and (where /proc tells) is a `prefect server start`, not a reused pid."""
-    if not _pid_alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return True  # no /proc (not Linux): trust the pid
-    return b"prefect" in b" ".join(cmdline) and b"server" in cmdline and b"start" in cmdline
-
-
 def _managed_status() -> ServerStatus:
+    with contextlib.suppress(YTArchiveError):
+        database_from_env()  # registers its password: the log lines shown below are masked
     state = _read_state() or {}
     pid = state.get("pid")
     url = state.get("api_url")
-    running = isinstance(pid, int) and _is_prefect_server(pid)
+    running = isinstance(pid, int) and is_prefect_server(pid)
     errors = log_errors(_log_path())
+    settings = server_settings(url) if running and url else None
+    home = home_of(settings)
+    healthy = bool(home and _same_home(home, prefect_home()))
+    database = describe_server_database(settings or {}) if healthy else None
     return ServerStatus(
         running=running,
-        healthy=bool(running and url and is_ours(url)),
+        healthy=healthy,
         api_url=url if running else None,
         pid=pid if running else None,
         log_path=_log_path(),
@@ -218,7 +223,9 @@ def _managed_status() -> ServerStatus:
         prefect_home=prefect_home(),
         started_at=state.get("started_at") if running else None,
         log_errors=len(errors),
-        last_log_error=errors[-1][:300] if errors else None,
+        last_log_error=redact(errors[-1][:300]) if errors else None,
+        backend=database.backend if database else None,
+        database=database.display if database else None,
     )
 
 
@@ -233,6 +240,7 @@ def server_status() -> ServerStatus:
     if not env_url or _same_url(env_url, ours.api_url):
         return ours
     healthy = is_healthy(env_url)
+    database = describe_server_database(server_settings(env_url) or {}) if healthy else None
     return ServerStatus(
         running=healthy,
         healthy=healthy,
@@ -241,6 +249,8 @@ def server_status() -> ServerStatus:
         log_path=ours.log_path,
         managed=False,
         prefect_home=prefect_home(),
+        backend=database.backend if database else None,
+        database=database.display if database else None,
     )
 
 
@@ -272,46 +282,8 @@ def _start_lock(timeout: float) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _any_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _pick_port(port: int | None) -> int:
-    if port:
-        return port
-    if port is None:
-        preferred = _preferred_port()
-        if preferred and _port_free(preferred):
-            return preferred
-    return _any_free_port()
-
-
-def _preferred_port() -> int:
-    """$YTARCHIVE_PREFECT_PORT (0: any free port), else $PREFECT_SERVER_API_PORT, else 4200."""
-    for name in ("YTARCHIVE_PREFECT_PORT", "PREFECT_SERVER_API_PORT"):
-        value = os.environ.get(name, "").strip()
-        if value:
-            try:
-                return int(value)
-            except ValueError:
-                raise ServerUnavailable(f"{name}={value!r} is not a port number") from None
-    return DEFAULT_PORT
-
-
-def _server_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "prefect", "server", "start", "--host", HOST, "--port", str(port)]
+def _server_command(port: int, bind: str) -> list[str]:
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", bind, "--port", str(port)]
 
 
 def _server_log_level() -> str:
@@ -320,14 +292,18 @@ def _server_log_level() -> str:
     return asked if asked in _LEVELS else "WARNING"
 
 
-def _child_env(port: int) -> dict[str, str]:
+def _child_env(port: int, database: Database | None = None, bind: str = HOST) -> dict[str, str]:
     """The caller's environment without its logging overrides (a download command silences
-    Prefect's console; the server's log must keep its warnings and errors), plus ours."""
+    Prefect's console; the server's log must keep its warnings and errors), plus ours: the
+    database is ours to say (in the environment, never on the command line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING_")}
+    for name in database_variables():
+        env.pop(name, None)
     env.update(server_env())
     env["PREFECT_HOME"] = str(prefect_home())
+    env.update((database or sqlite_database(prefect_home())).server_env())
     env.pop("PREFECT_API_URL", None)  # the server's UI talks to the server itself
-    env["PREFECT_SERVER_API_HOST"] = HOST
+    env["PREFECT_SERVER_API_HOST"] = bind
     env["PREFECT_SERVER_API_PORT"] = str(port)
     env["PREFECT_SERVER_LOGGING_LEVEL"] = _server_log_level()
     env["PYTHONUNBUFFERED"] = "1"
@@ -340,20 +316,21 @@ def _rotate_log(log: Path) -> None:
             log.replace(log.with_name(log.name + ".1"))
 
 
-def _spawn(port: int) -> int:
+def _spawn(port: int, database: Database, bind: str) -> int:
     """Start `prefect server start` detached (own session), its output appended to the log."""
     log = _log_path()
     _rotate_log(log)
     with open(log, "ab") as fh:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        fh.write(f"\n{START_MARKER} Prefect server on {HOST}:{port} at {stamp}\n".encode())
+        where = f"{bind}:{port} on {database.display}"
+        fh.write(f"\n{START_MARKER} Prefect server on {where} at {stamp}\n".encode())
         fh.flush()
         proc = subprocess.Popen(
-            _server_command(port),
+            _server_command(port, bind),
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,
-            env=_child_env(port),
+            env=_child_env(port, database, bind),
             cwd=str(state_dir()),
             start_new_session=True,
             close_fds=True,
@@ -368,7 +345,7 @@ def _log_tail(lines: int = 5) -> str:
         text = _log_path().read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in text[-lines:] if line.strip())
+    return redact(" | ".join(line.strip() for line in text[-lines:] if line.strip()))
 
 
 def _wait_ours(pid: int, api_url: str, deadline: float) -> bool:
@@ -380,7 +357,7 @@ def _wait_ours(pid: int, api_url: str, deadline: float) -> bool:
     while True:
         if is_ours(api_url, timeout=1.0):
             return True
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return False
         if time.monotonic() > deadline:
             raise ServerUnavailable(
@@ -394,7 +371,7 @@ def _adopt(pending: dict[str, Any], deadline: float) -> bool:
     """Wait for a server already spawned (by us, or a starter that was killed); True once it is
     up and ours, when it becomes the state file's server."""
     pid, url = pending.get("pid"), pending.get("api_url")
-    if not (isinstance(pid, int) and isinstance(url, str) and _is_prefect_server(pid)):
+    if not (isinstance(pid, int) and isinstance(url, str) and is_prefect_server(pid)):
         return False
     if not _wait_ours(pid, url, deadline):
         return False
@@ -402,73 +379,87 @@ def _adopt(pending: dict[str, Any], deadline: float) -> bool:
     return True
 
 
-def _start_locked(port: int | None, deadline: float) -> ServerStatus:
+def _remember(database: Database, bind: str) -> None:
+    place = {"backend": database.backend, "display": database.display}
+    _write_json(_last_start_path(), {"database": place, "bind": bind})
+
+
+def _local_url(bind: str, port: int) -> str:
+    """Where we talk to a server bound to `bind` (loopback when it listens everywhere)."""
+    host = HOST if bind in (HOST, "0.0.0.0", "localhost") else bind
+    return f"http://{host}:{port}/api"
+
+
+def _start_locked(
+    port: int | None, deadline: float, database: Database, asked: bool, bind: str
+) -> ServerStatus:
     status = _managed_status()
     if status.running and status.pid and status.api_url:
         if status.healthy or _wait_ours(status.pid, status.api_url, deadline):
+            if asked:
+                check_server_database(status.api_url, database)
             return _managed_status()
     _unlink(_state_path())
     pending = _read_json(_starting_path())
     if pending and _adopt(pending, deadline):
         _unlink(_starting_path())
+        if asked:
+            check_server_database(pending["api_url"], database)
         return _managed_status()
+    check_reachable(database)  # a wrong password or host, told before a server is spawned
     attempts = 1 if port else 3  # a port we picked may be taken before the server binds it
     for _ in range(attempts):
-        chosen = _pick_port(port)
-        pid = _spawn(chosen)
+        chosen = pick_port(port)
+        pid = _spawn(chosen, database, bind)
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        pending = {"pid": pid, "port": chosen, "api_url": f"http://{HOST}:{chosen}/api"}
+        pending = {"pid": pid, "port": chosen, "api_url": _local_url(bind, chosen)}
         _write_json(_starting_path(), {**pending, "started_at": started})
         adopted = _adopt({**pending, "started_at": started}, deadline)
         _unlink(_starting_path())
         if adopted:
+            check_server_database(pending["api_url"], database)
+            _remember(database, bind)
             return _managed_status()
         port = 0 if port is None else port  # the preferred port was taken: any free one next
     raise ServerUnavailable(f"the Prefect server exited during start-up: {_log_tail()}")
 
 
-def start_server(port: int | None = None, timeout: float = 120) -> ServerStatus:
+def start_server(
+    port: int | None = None,
+    timeout: float = 120,
+    database: Database | None = None,
+    bind: str | None = None,
+) -> ServerStatus:
     """Start (or reuse) the managed server for this PREFECT_HOME; wait until it answers as ours.
 
     port None: $YTARCHIVE_PREFECT_PORT, $PREFECT_SERVER_API_PORT or 4200 if free, else any free
     port; 0: any free port; else exactly that port. A start whose port another process took
     first tries again on a free port (not with an explicit port).
+    database None: $PREFECT_API_DATABASE_CONNECTION_URL, else PREFECT_HOME/prefect.db (refused
+    when this home's server last ran on PostgreSQL). A running server on another database than
+    the one asked for is an error, never silently reused. bind: the address it listens on
+    (default 127.0.0.1, or the last start's; 0.0.0.0 for workers on other hosts).
     Two callers at once make one server: the start is under a file lock.
     """
     deadline = time.monotonic() + timeout
+    last = _read_json(_last_start_path()) or {}
+    chosen, asked = choose_database(database, last.get("database"), prefect_home())
+    last_bind = last.get("bind")
+    bind = bind or (last_bind if isinstance(last_bind, str) else None) or HOST
     with _start_lock(timeout):
-        return _start_locked(port, deadline)
+        return _start_locked(port, deadline, chosen, asked, bind)
 
 
 def stop_server(timeout: float = 20.0) -> bool:
     """Stop the managed server (SIGTERM to its process group, SIGKILL if it lingers)."""
     with _start_lock(timeout):
         pids = [(_read_json(p) or {}).get("pid") for p in (_state_path(), _starting_path())]
-        live = [pid for pid in pids if isinstance(pid, int) and _is_prefect_server(pid)]
+        live = [pid for pid in pids if isinstance(pid, int) and is_prefect_server(pid)]
         for pid in live:
-            _stop_pid(pid, timeout)
+            stop_pid(pid, timeout)
         _unlink(_state_path())
         _unlink(_starting_path())
         return bool(live)
-
-
-def _stop_pid(pid: int, timeout: float) -> None:
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _pid_alive(pid):
-        _signal_group(pid, signal.SIGKILL)
-        while _pid_alive(pid) and time.monotonic() < deadline + 5:
-            time.sleep(0.1)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)  # the server leads its own session, so its group is its pid
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
 
 
 def ensure_server(timeout: float = 120, port: int | None = None) -> str:

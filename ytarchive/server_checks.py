@@ -17,6 +17,8 @@ __all__ = [
     "SchedulerReport",
     "is_healthy",
     "server_identity",
+    "server_settings",
+    "home_of",
     "log_errors",
     "log_error_blocks",
     "service_errors",
@@ -62,15 +64,26 @@ def is_healthy(api_url: str, timeout: float = 2.0) -> bool:
     return _open(api_url.rstrip("/") + "/health", timeout) is not None
 
 
-def server_identity(api_url: str, timeout: float = 2.0) -> Path | None:
-    """The PREFECT_HOME of the server answering at api_url (GET /admin/settings), else None."""
+def server_settings(api_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The settings the server answering at api_url runs with (GET /admin/settings; Prefect
+    masks its secrets there, the database URL among them), else None."""
     body = _open(api_url.rstrip("/") + "/admin/settings", timeout)
     try:
         settings = json.loads(body or b"null")
     except ValueError:
         return None
-    home = settings.get("home") if isinstance(settings, dict) else None
+    return settings if isinstance(settings, dict) else None
+
+
+def home_of(settings: dict[str, Any] | None) -> Path | None:
+    """The PREFECT_HOME a server's settings name."""
+    home = settings.get("home") if settings else None
     return Path(home) if isinstance(home, str) and home else None
+
+
+def server_identity(api_url: str, timeout: float = 2.0) -> Path | None:
+    """The PREFECT_HOME of the server answering at api_url (GET /admin/settings), else None."""
+    return home_of(server_settings(api_url, timeout))
 
 
 _LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \||^[A-Z]+:\s")  # a new log record starts

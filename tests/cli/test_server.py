@@ -126,10 +126,35 @@ def test_health_never_prints_the_api_key(tmp_path: Path) -> None:
 def test_health_table_lists_every_check(tmp_path: Path) -> None:
     result = ytarchive("health", env=_fresh(tmp_path))
     assert result.returncode == 0, result.stderr
-    for name in ("prefect", "server log", "scheduler", "ffmpeg", "yt-dlp", "js runtime"):
+    for name in ("prefect", "database", "server log", "scheduler", "ffmpeg", "yt-dlp"):
         assert name in result.stdout
-    for name in ("output dir", "catalog", "disk"):
+    for name in ("js runtime", "output dir", "catalog", "disk"):
         assert name in result.stdout
+
+
+def test_start_with_a_bad_database_url_is_an_input_error(tmp_path: Path) -> None:
+    env = _fresh(tmp_path)
+    url = f"mysql://root:{SECRET}@db.lan/prefect"
+    result = ytarchive("server", "start", "--database", url, env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: --database ") and result.stderr.count("\n") == 1
+    assert "postgresql+asyncpg://" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert not (tmp_path / "home").exists()  # nothing written
+
+
+def test_start_on_an_unreachable_database_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    env = _fresh(tmp_path)
+    port = _dead_url().split(":")[2].split("/")[0]
+    url = f"postgresql://archiver:{SECRET}@127.0.0.1:{port}/prefect"
+    result = ytarchive("server", "start", "--database", url, env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: cannot reach the database postgresql archiver@127.0.0.1:{port}/prefect: "
+    )
+    assert SECRET not in result.stdout + result.stderr
+    state = tmp_path / "home" / "ytarchive-server"
+    assert not (state / "server.log").exists() and not (state / "server.json").exists()
 
 
 # The line Prefect's scheduler logs when it fails (as every loop did with SQLAlchemy 2.1)
@@ -201,6 +226,8 @@ def test_status_reports_the_sessions_server(prefect_server: str, tmp_path: Path)
     assert data["api_url"] == prefect_server
     assert isinstance(data["pid"], int)
     assert data["ui_url"] == prefect_server.removesuffix("/api")
+    assert data["backend"] == "sqlite"
+    assert data["database"] == f"sqlite {data['prefect_home']}/prefect.db"
 
     table = ytarchive("server", "status", env=_env(tmp_path))
     assert table.returncode == 0
@@ -231,6 +258,11 @@ def test_health_with_the_sessions_server(prefect_server: str, tmp_path: Path) ->
     assert checks["ffmpeg"]["status"] == "ok"
     assert checks["scheduler"]["status"] == "ok", checks["scheduler"]
     assert checks["js runtime"]["status"] == "ok"
+    assert checks["database"]["status"] == "ok"
+    assert (
+        checks["database"]["detail"].startswith("sqlite /")
+        and "prefect.db" in checks["database"]["detail"]
+    )
 
 
 @pytest.mark.slow

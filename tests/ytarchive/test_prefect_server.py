@@ -20,6 +20,7 @@ import pytest
 
 from ytarchive import prefect_server as ps
 from ytarchive.errors import ServerUnavailable
+from ytarchive.server_process import preferred_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -382,14 +383,14 @@ def test_a_taken_port_fails_with_the_servers_own_words(fresh_home: Path) -> None
 def test_the_preferred_port_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("YTARCHIVE_PREFECT_PORT", raising=False)
     monkeypatch.delenv("PREFECT_SERVER_API_PORT", raising=False)
-    assert ps._preferred_port() == 4200
+    assert preferred_port() == 4200
     monkeypatch.setenv("PREFECT_SERVER_API_PORT", "4300")
-    assert ps._preferred_port() == 4300
+    assert preferred_port() == 4300
     monkeypatch.setenv("YTARCHIVE_PREFECT_PORT", "0")
-    assert ps._preferred_port() == 0
+    assert preferred_port() == 0
     monkeypatch.setenv("YTARCHIVE_PREFECT_PORT", "http")
     with pytest.raises(ServerUnavailable, match="YTARCHIVE_PREFECT_PORT"):
-        ps._preferred_port()
+        preferred_port()
 
 
 def _describe(pids: list[int]) -> list[str]:

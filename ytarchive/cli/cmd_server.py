@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -20,6 +21,8 @@ _STATUS_COLUMNS = [
     "managed",
     "running",
     "healthy",
+    "backend",
+    "database",
     "api_url",
     "ui_url",
     "pid",
@@ -42,6 +45,7 @@ def _show_status(status: Any, fmt: OutputFormat, note: str | None = None) -> Non
         render([data], fmt, columns=_STATUS_COLUMNS + (["note"] if note else []))
         return
     fields = _STATUS_COLUMNS + ["last_log_error", "prefect_home", "started_at"]
+    data["backend"] = data.get("backend") or ("unknown" if status.healthy else None)
     fields += ["note"] if note else []
     rows = [{"field": f, "value": data.get(f)} for f in fields]
     render(rows, fmt, columns=["field", "value"], title="Prefect server")
@@ -53,20 +57,37 @@ def server_start(
         None, "--port", help="Port to listen on (default: 4200 if free, else any free port)."
     ),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for /api/health."),
+    database: str = typer.Option(
+        None,
+        "--database",
+        metavar="URL",
+        help="PostgreSQL for the server's history: postgresql+asyncpg://user:password@host/db "
+        "(default: $PREFECT_API_DATABASE_CONNECTION_URL, else SQLite in PREFECT_HOME).",
+    ),
+    host: str = typer.Option(
+        None,
+        "--host",
+        help="Address to listen on: 0.0.0.0 lets workers on other hosts in "
+        "(default: 127.0.0.1, or what the last start used).",
+    ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Start the local Prefect server for this PREFECT_HOME, or reuse the running one.
 
     It runs detached, so it outlives this command; its log and pid are under
-    PREFECT_HOME/ytarchive-server. The first start on a new PREFECT_HOME migrates the database
-    (15 to 30 seconds).
+    PREFECT_HOME/ytarchive-server. The first start on a new database migrates it (15 to 60
+    seconds). On PostgreSQL, the URL's password is passed to the server in its environment and
+    shown nowhere; later starts (and commands that start the server) need the URL again, from
+    --database or PREFECT_API_DATABASE_CONNECTION_URL.
 
-    Example: ytarchive server start --port 4200
+    Example: ytarchive server start --database postgresql+asyncpg://prefect:pw@db:5432/prefect
     """
     from ytarchive.prefect_server import server_status, start_server
+    from ytarchive.server_database import parse_database_url
 
+    chosen = parse_database_url(database) if database is not None else None
     before = server_status()
-    status = start_server(port=port, timeout=timeout)
+    status = start_server(port=port, timeout=timeout, database=chosen, bind=host)
     note = "already running" if before.managed and before.healthy else "started"
     if os.environ.get("PREFECT_API_URL") and not before.managed:
         note += "; PREFECT_API_URL is set, so flows still use that API"
@@ -191,6 +212,14 @@ def _check_js_runtime() -> dict[str, str]:
             "(the deno wheel is a dependency) or put deno on PATH",
         )
     return _check("js runtime", "ok", f"{runtime} at {runtime.path}")
+
+
+def _check_database(status: Any) -> dict[str, str]:
+    if not status.healthy:
+        return _check("database", "skipped", "no Prefect server answers")
+    if not status.backend:
+        return _check("database", "ok", "unknown: the server's settings do not name it")
+    return _check("database", "ok", status.database)
 
 
 def _check_server_log(status: Any) -> dict[str, str]:
@@ -324,8 +353,11 @@ def _one_line(exc: BaseException) -> str:
 
 def _scrub(rows: list[dict[str, str]], settings: Any) -> list[dict[str, str]]:
     from ytarchive.redact import redact, register_secrets
+    from ytarchive.server_database import database_from_env
 
     register_secrets(settings)
+    with contextlib.suppress(Exception):
+        database_from_env()  # registers the database URL's password, so it is masked too
     return [{k: redact(v) for k, v in row.items()} for row in rows]
 
 
@@ -336,8 +368,8 @@ def health(
     ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Check what archiving needs: Prefect API, its log and scheduler, ffmpeg, yt-dlp, JS runtime,
-    output dir, catalog, API key, disk.
+    """Check what archiving needs: Prefect API, its database, log and scheduler, ffmpeg, yt-dlp,
+    JS runtime, output dir, catalog, API key, disk.
 
     `server log` warns when the local server logged ERROR lines since it started; `scheduler`
     warns when a deployment with an active schedule has no Scheduled run ahead; `yt-dlp` warns
@@ -353,6 +385,7 @@ def health(
     status = server_status()
     rows = [
         _check_prefect(status),
+        _check_database(status),
         _check_server_log(status),
         _check_scheduler(status),
         _check_ffmpeg(),

@@ -148,6 +148,9 @@ def serve(
         help="Create the download limit with N slots if missing "
         "(default YTARCHIVE_MAX_CONCURRENT).",
     ),
+    limit: int = typer.Option(
+        0, "--limit", min=0, help="Flow runs at once on this host (default: no limit)."
+    ),
 ) -> None:
     """Run every deployment on its schedule: subscriptions, refresh-metadata, retry-failed.
 
@@ -164,4 +167,4 @@ def serve(
     settings = settings_from_cli()
     from deployments.serve import serve as run
 
-    run(deploy=deploy, slots=slots or settings.max_concurrent)
+    run(deploy=deploy, slots=slots or settings.max_concurrent, limit=limit or None)
