@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ CLAIM_PREFIX = "ytarchive-claim-"
 _POLL_CAP = 5.0  # seconds at most between tries while another run holds the claim
 _RENEW_EVERY = 1 / 6  # of the lease: a renewal that fails is tried again at the next tick
 _GIVE_UP_AFTER = 3 / 4  # of the lease without a renewal: the claim is lost, the download stops
+_RELEASE_WAIT = 10.0  # seconds a holder waits for its claim to be let go
 _LIMITS_SEEN: set[str] = set()  # bucket limits this process found (or made) active, limit 1
 _log = logging.getLogger(__name__)
 
@@ -59,59 +61,76 @@ def video_claim(
     cannot be reached, or a limit that cannot be had, is Transient too: never a download
     without the claim. A killed holder's claim goes when its lease lapses.
     """
-    name = claim_limit_name(video_id)
-    sent, lease_id = _acquire(name, video_id, lease_seconds, log, holder)
+    url, sent, lease_id = _acquire(claim_limit_name(video_id), video_id, lease_seconds, log, holder)
     give_up = give_up_after if give_up_after is not None else lease_seconds * _GIVE_UP_AFTER
-    keeper = _Keeper(lease_id, lease_seconds, give_up, sent, threading.current_thread())
-    keeper.start()
+    held = _Held(lease_id, url, lease_seconds, give_up, sent, threading.current_thread())
+    _KEEPER.hold(held)
     try:
         yield True
     except _ClaimLost:
-        raise Transient(f"lost its claim (no lease renewal): {keeper.why}") from None
+        raise Transient(f"lost its claim (no lease renewal): {held.why}") from None
     finally:
-        if keeper.stop():
-            _release(lease_id)
+        try:
+            _KEEPER.let_go(held)
+        except _ClaimLost:  # delivered as the block ended: what it did is done and recorded
+            pass
 
 
 def _acquire(
     name: str, video_id: str, lease_seconds: float, log: Any, holder: Any
-) -> tuple[float, UUID]:
-    """The lease id (and when its request was sent), once the bucket's slot is ours."""
+) -> tuple[str, float, UUID]:
+    """The server's url, when the granted request was sent, and the lease id of the slot."""
     import httpx
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
 
     told = False
     try:
-        with get_client(sync_client=True) as client:
-            _ensure_limit(client, name)
-            while True:
-                sent = time.monotonic()
-                try:
-                    response = client.increment_concurrency_slots_with_lease(
-                        names=[name],
-                        slots=1,
-                        mode="concurrency",
-                        lease_duration=lease_seconds,
-                        holder=holder,
-                    )
-                except httpx.HTTPStatusError as exc:
-                    if exc.response.status_code != 423:
-                        raise
-                    if not told:
-                        log.info("%s: waiting for its claim (another run holds it)", video_id)
-                        told = True
-                    time.sleep(min(float(exc.response.headers.get("Retry-After", 1)), _POLL_CAP))
-                    continue
-                granted = ConcurrencyLimitWithLeaseResponse.model_validate(response.json())
-                if not granted.limits:  # the limit vanished: never "no limit, no claim"
-                    _LIMITS_SEEN.discard(name)
-                    raise Transient(f"no claim could be made: limit {name} is missing")
-                return sent, granted.lease_id
+        url, client = _client()
+        _ensure_limit(client, name)
+        while True:
+            sent = time.monotonic()
+            try:
+                response = client.increment_concurrency_slots_with_lease(
+                    names=[name],
+                    slots=1,
+                    mode="concurrency",
+                    lease_duration=lease_seconds,
+                    holder=holder,
+                )
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 423:
+                    raise
+                if not told:
+                    log.info("%s: waiting for its claim (another run holds it)", video_id)
+                    told = True
+                time.sleep(min(float(exc.response.headers.get("Retry-After", 1)), _POLL_CAP))
+                continue
+            granted = ConcurrencyLimitWithLeaseResponse.model_validate(response.json())
+            if not granted.limits:  # the limit vanished: never "no limit, no claim"
+                _LIMITS_SEEN.discard(name)
+                raise Transient(f"no claim could be made: limit {name} is missing")
+            return url, sent, granted.lease_id
     except Transient:
         raise
     except Exception as exc:
         raise Transient(f"no claim could be made ({type(exc).__name__}: {exc})") from exc
+
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client() -> tuple[str, Any]:
+    """This process's client of the current API URL: one, shared by its threads."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value() or "")
+    with _clients_lock:
+        if url not in _clients:  # its own settings: never the run's client, closed with the run
+            settings = {"timeout": 30.0, "base_url": url}
+            _clients[url] = get_client(sync_client=True, httpx_settings=settings).__enter__()
+        return url, _clients[url]
 
 
 def _ensure_limit(client: Any, name: str) -> None:
@@ -139,88 +158,129 @@ def _ensure_limit(client: Any, name: str) -> None:
     _LIMITS_SEEN.add(name)
 
 
-def _quick_client(timeout: float) -> Any:
-    """A client whose requests fail fast: the keeper tries again at its next tick."""
-    from prefect.client.orchestration import get_client
+@dataclass(eq=False)
+class _Held:
+    """One claim held: its lease, when it was last renewed (the request's send time), holder."""
 
-    return get_client(sync_client=True, httpx_settings={"timeout": timeout})
+    lease_id: UUID
+    url: str
+    lease_seconds: float
+    give_up: float
+    renewed_at: float  # monotonic
+    holder: threading.Thread
+    done: bool = False  # the holder left the block, or was interrupted: inject nothing more
+    why: str = ""
+    next_at: float = 0.0
+    released: threading.Event = field(default_factory=threading.Event)
 
-
-def _release(lease_id: UUID) -> None:
-    """Let the claim go; when the server cannot be reached its lease lapses by itself."""
-    from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
-
-    try:
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 1}), _quick_client(10.0) as client:
-            client.release_concurrency_slots_with_lease(lease_id)
-    except Exception as exc:
-        _log.warning("the claim's lease %s was not let go (it lapses by itself): %s", lease_id, exc)
+    @property
+    def tick(self) -> float:
+        return min(self.lease_seconds * _RENEW_EVERY, self.give_up / 3)
 
 
 class _Keeper:
-    """Renews one lease in a thread; interrupts the holder's thread when it cannot in time."""
+    """One thread a process renews every claim's lease in, lets claims go, and interrupts a
+    holder whose lease it could not renew in time. Its requests fail fast (no client retries):
+    a renewal that fails is tried at the next tick."""
 
-    def __init__(
-        self,
-        lease_id: UUID,
-        lease_seconds: float,
-        give_up: float,
-        renewed_at: float,
-        holder: threading.Thread,
-    ) -> None:
-        self.lease_id, self.lease_seconds, self.give_up = lease_id, lease_seconds, give_up
-        self.renewed_at = renewed_at  # monotonic: when the latest granted request was sent
-        self.holder = holder
-        self.why = ""
-        self._stop = threading.Event()
+    def __init__(self) -> None:
+        self._held: dict[UUID, _Held] = {}
+        self._releases: list[_Held] = []
         self._lock = threading.Lock()
-        self._done = False  # the holder left the block (or was interrupted): inject nothing
-        self._thread = threading.Thread(target=self._run, name="ytarchive-claim", daemon=True)
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread.start()
+    def hold(self, held: _Held) -> None:
+        held.next_at = time.monotonic() + held.tick
+        with self._lock:
+            self._held[held.lease_id] = held
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ytarchive-claims")
+                self._thread.daemon = True
+                self._thread.start()
+        self._wake.set()
 
-    def stop(self) -> bool:
-        """The holder leaves the block: no interruption from now on. True: release the lease."""
-        self._stop.set()
-        try:
-            with self._lock:
-                lost, self._done = self._done, True
-        except _ClaimLost:  # delivered just now, while the holder waited for the lock
-            lost = True
-        self._thread.join(timeout=5)
-        return not lost
+    def let_go(self, held: _Held) -> None:
+        """The holder leaves the block: no interruption from now on; the lease released (a
+        bounded wait: a server out of reach lets it lapse)."""
+        with self._lock:
+            lost, held.done = held.done, True
+            self._held.pop(held.lease_id, None)
+            if not lost:
+                self._releases.append(held)
+        self._wake.set()
+        if not lost:
+            held.released.wait(_RELEASE_WAIT)
 
     def _run(self) -> None:
         from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
-        tick = min(self.lease_seconds * _RENEW_EVERY, self.give_up / 3)
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}), _quick_client(tick) as client:
-            while not self._stop.wait(tick):
-                sent = time.monotonic()
-                try:
-                    client.renew_concurrency_lease(self.lease_id, self.lease_seconds)
-                except Exception as exc:
-                    self.why = f"{type(exc).__name__}: {exc}"
-                    _log.warning("claim lease %s not renewed: %s", self.lease_id, self.why)
-                    if _gone(exc):
-                        self._interrupt()
-                        return
-                else:
-                    self.renewed_at = sent
-                if time.monotonic() - self.renewed_at >= self.give_up:
-                    self._interrupt()
-                    return
+        clients: dict[tuple[str, float], Any] = {}
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}):
+            while True:
+                self._wake.wait(self._pause())
+                self._wake.clear()
+                with self._lock:
+                    releases, self._releases = self._releases, []
+                    held = list(self._held.values())
+                for h in releases:
+                    self._release(self._quick(clients, h), h)
+                now = time.monotonic()
+                for h in held:
+                    if now >= h.next_at:
+                        self._renew(self._quick(clients, h), h)
 
-    def _interrupt(self) -> None:
+    def _pause(self) -> float:
+        with self._lock:
+            due = [h.next_at for h in self._held.values()]
+        return max(0.0, min(due) - time.monotonic()) if due else 60.0
+
+    @staticmethod
+    def _quick(clients: dict[tuple[str, float], Any], held: _Held) -> Any:
+        from prefect.client.orchestration import get_client
+
+        key = (held.url, min(5.0, held.tick / 2))
+        if key not in clients:
+            settings = {"timeout": key[1], "base_url": held.url}
+            clients[key] = get_client(sync_client=True, httpx_settings=settings).__enter__()
+        return clients[key]
+
+    def _release(self, client: Any, held: _Held) -> None:
+        try:
+            client.release_concurrency_slots_with_lease(held.lease_id)
+        except Exception as exc:
+            _log.warning("claim %s not let go (its lease lapses by itself): %s", held.lease_id, exc)
+        finally:
+            held.released.set()
+
+    def _renew(self, client: Any, held: _Held) -> None:
+        sent = time.monotonic()
+        held.next_at = sent + held.tick
+        try:
+            client.renew_concurrency_lease(held.lease_id, held.lease_seconds)
+        except Exception as exc:
+            held.why = f"{type(exc).__name__}: {exc}"
+            _log.warning("claim %s not renewed: %s", held.lease_id, held.why)
+            if _gone(exc):
+                self._interrupt(held)
+        else:
+            held.renewed_at = sent
+        if time.monotonic() - held.renewed_at >= held.give_up:
+            self._interrupt(held)
+
+    def _interrupt(self, held: _Held) -> None:
         """Raise _ClaimLost in the holder's thread, unless it has left the block already."""
         with self._lock:
-            if self._done or self.holder.ident is None:
+            if held.done or held.holder.ident is None:
                 return
-            self._done = True
+            held.done = True
+            self._held.pop(held.lease_id, None)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(self.holder.ident), ctypes.py_object(_ClaimLost)
+                ctypes.c_ulong(held.holder.ident), ctypes.py_object(_ClaimLost)
             )
+
+
+_KEEPER = _Keeper()
 
 
 def _gone(exc: Exception) -> bool:
