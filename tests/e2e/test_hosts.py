@@ -89,67 +89,55 @@ def _stop(proc: subprocess.Popen) -> tuple[str, str]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_two_hosts_downloading_one_video_at_once_download_it_once(
+def _append(watched: Path, video_id: str) -> None:
+    with watched.open("a") as handle:
+        handle.write(video_id + "\n")
+
+
+def test_two_hosts_take_one_video_once_and_a_killed_hosts_claim_goes_to_the_other(
     ytarchive_env, fleet_api_url, tmp_path
 ) -> None:
+    """Two hosts downloading one video at once download it once; a host killed (SIGKILL)
+    mid-download lets its claim go within the lease, the other archives the video from what the
+    dead one left, and no partial file remains. One test: starting a host costs most of it."""
     bed = ytarchive_env.testbed
     root = ytarchive_env.output_dir
-    contested = bed.lib.add_video().video_id
-    hosts = {}
+    contested, orphaned = bed.lib.add_video().video_id, bed.lib.add_video().video_id
+    hosts: dict[str, tuple[Path, subprocess.Popen]] = {}
     for name in ("host-a", "host-b"):  # each warmed up on a video of its own first
         watched = tmp_path / f"{name}.txt"
         watched.write_text(bed.lib.add_video().video_id + "\n")
         hosts[name] = (watched, _host(name, fleet_api_url, "--watch", str(watched), "-q", "360p"))
+    (a_file, a_proc), (b_file, b_proc) = hosts["host-a"], hosts["host-b"]
     try:
         _wait_for(lambda: len(video_files(root)) == 2, 180, "both hosts warmed up")
-        bed.media.bandwidth_cap = 30_000  # some seconds for the 360p clip: the two overlap
-        for watched, _ in hosts.values():  # the same line to both hosts at once
-            with watched.open("a") as handle:
-                handle.write(contested + "\n")
+        bed.media.bandwidth_cap = 15_000  # 13 s for the 360p clip: the two overlap
+        for watched in (a_file, b_file):  # the same line to both hosts at once
+            _append(watched, contested)
         _wait_for(lambda: _archived_rows(root, contested) == 1, 120, "the contested video")
         _wait_for(lambda: "is already archived" in _log(root), 60, "the other host's answer")
+
+        bed.media.bandwidth_cap = 5_000  # far longer than the test: the kill lands mid-download
+        _append(a_file, orphaned)
+        work = root / TMP / "host-a" / orphaned
+        _wait_for(lambda: any(p.stat().st_size for p in work.glob("*.part")), 60, "bytes on disk")
+        os.killpg(a_proc.pid, signal.SIGKILL)
+        a_proc.communicate(timeout=30)
+        assert _slots_held(orphaned) == 1  # the dead host's claim, until its lease lapses
+        bed.media.bandwidth_cap = None
+        _append(b_file, orphaned)  # within the lease, and the server's 2 s repossessor pass
+        _wait_for(lambda: _archived_rows(root, orphaned) == 1, LEASE + 60, "the orphaned video")
     finally:
         results = {name: _stop(proc) for name, (_, proc) in hosts.items()}
-    for name, (_, proc) in hosts.items():
-        assert proc.returncode == 0, results[name][1][-2000:]
-    assert "waiting for its claim" in _log(root)  # one host held it while the other waited
-    assert _archived_rows(root, contested) == 1
-    assert len([p for p in video_files(root) if f"[{contested}]" in p.name]) == 1
-    assert sorted(p.name for p in (root / ".locks").iterdir()) == ["host-a", "host-b"]
-    assert _slots_held(contested) == 0
-    assert_no_partials(root)
-
-
-def test_a_host_killed_mid_download_lets_its_claim_go_and_another_archives_the_video(
-    ytarchive_env, fleet_api_url
-) -> None:
-    bed = ytarchive_env.testbed
-    root = ytarchive_env.output_dir
-    video_id = bed.lib.add_video().video_id
-    bed.media.bandwidth_cap = 20_000  # far longer than the test: the kill lands mid-download
-    doomed = _host("host-a", fleet_api_url, video_id, "-q", "720p")
-    work = root / TMP / "host-a" / video_id
-    try:
-        _wait_for(
-            lambda: any(p.stat().st_size > 0 for p in work.glob("*.part")), 180, "bytes on disk"
-        )
-    finally:
-        os.killpg(doomed.pid, signal.SIGKILL)
-        doomed.communicate(timeout=30)
-    assert doomed.returncode == -signal.SIGKILL
-    assert _slots_held(video_id) == 1  # the dead host's claim, until its lease lapses
-    bed.media.bandwidth_cap = None
-    heir = _host("host-b", fleet_api_url, video_id, "-q", "720p")
-    try:  # the claim goes within the lease (and the server's 2 s repossessor pass)
-        out, err = heir.communicate(timeout=LEASE + 60)
-    finally:
-        if heir.poll() is None:
-            os.killpg(heir.pid, signal.SIGKILL)
-    assert heir.returncode == 0, err[-2000:]
+    assert a_proc.returncode == -signal.SIGKILL
+    assert b_proc.returncode == 0, results["host-b"][1][-2000:]
     log = _log(root)
-    assert "waiting for its claim" in log
-    assert f"{video_id}: resuming what host-a left of it" in log
-    assert _archived_rows(root, video_id) == 1
-    assert len(video_files(root)) == 1
-    assert _slots_held(video_id) == 0
+    assert f"{contested}: waiting for its claim" in log  # one host held it, the other waited
+    assert f"{orphaned}: waiting for its claim" in log  # the dead host's, until it lapsed
+    assert f"{orphaned}: resuming what host-a left of it" in log
+    for video_id in (contested, orphaned):
+        assert _archived_rows(root, video_id) == 1
+        assert len([p for p in video_files(root) if f"[{video_id}]" in p.name]) == 1
+        assert _slots_held(video_id) == 0
+    assert sorted(p.name for p in (root / ".locks").iterdir()) == ["host-a", "host-b"]
     assert_no_partials(root)
