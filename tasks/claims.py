@@ -10,9 +10,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ytarchive import layout
 from ytarchive.errors import Transient
 
 __all__ = ["CLAIM_BUCKETS", "CLAIM_PREFIX", "claim_limit_name", "video_claim"]
@@ -52,20 +54,29 @@ def video_claim(
     log: Any = _log,
     holder: Any = None,
     give_up_after: float | None = None,
+    root: Path | None = None,
 ) -> Iterator[bool]:
     """Hold the video's claim across hosts for the block; yields True (a real claim).
 
-    Waits while another run holds it. The lease is renewed in the background; when it cannot
+    Waits while another run holds it. With the archive's `root`, the caller holds this host's
+    lock of the video, and the lease is noted beside the lock until it is let go: a claim that
+    a killed process of this host left is let go at once (the same-host fast path), not a
+    lease later. The lease is renewed in the background; when it cannot
     be renewed for `give_up_after` seconds (3/4 of the lease), the block is interrupted and
     Transient raised, before the server could give the claim to another host. A server that
     cannot be reached, or a limit that cannot be had, is Transient too: never a download
     without the claim. A killed holder's claim goes when its lease lapses.
     """
+    note = layout.lease_note(root, video_id) if root is not None else None
+    if note is not None and note.is_file():
+        _let_go_left_over(note, video_id, log)
     url, sent, lease_id = _acquire(claim_limit_name(video_id), video_id, lease_seconds, log, holder)
     give_up = give_up_after if give_up_after is not None else lease_seconds * _GIVE_UP_AFTER
     held = _Held(lease_id, url, lease_seconds, give_up, sent, threading.current_thread())
     _KEEPER.hold(held)
     try:
+        if note is not None:
+            note.write_text(f"{lease_id}\n", encoding="utf-8")  # lost or torn: it just lapses
         yield True
     except _ClaimLost:
         raise Transient(f"lost its claim (no lease renewal): {held.why}") from None
@@ -74,6 +85,24 @@ def video_claim(
             _KEEPER.let_go(held)
         except _ClaimLost:  # delivered as the block ended: what it did is done and recorded
             pass
+        if note is not None and held.freed:
+            note.unlink(missing_ok=True)
+
+
+def _let_go_left_over(note: Path, video_id: str, log: Any) -> None:
+    """Release the lease a killed process of this host left in `note` (gone already: fine)."""
+    try:
+        lease_id = UUID(note.read_text(encoding="utf-8").strip())
+        _, client = _client()
+        client.release_concurrency_slots_with_lease(lease_id)
+    except ValueError:
+        pass  # not a lease id: nothing to let go
+    except Exception as exc:
+        if not _gone(exc):
+            raise Transient(f"no claim could be made ({type(exc).__name__}: {exc})") from exc
+    else:
+        log.info("%s: let go the claim a killed run of this host left", video_id)
+    note.unlink(missing_ok=True)
 
 
 def _acquire(
@@ -170,6 +199,7 @@ class _Held:
     holder: threading.Thread
     done: bool = False  # the holder left the block, or was interrupted: inject nothing more
     why: str = ""
+    freed: bool = False  # the server confirmed the release
     next_at: float = 0.0
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -248,6 +278,7 @@ class _Keeper:
     def _release(self, client: Any, held: _Held) -> None:
         try:
             client.release_concurrency_slots_with_lease(held.lease_id)
+            held.freed = True
         except Exception as exc:
             _log.warning("claim %s not let go (its lease lapses by itself): %s", held.lease_id, exc)
         finally:

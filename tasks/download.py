@@ -85,7 +85,9 @@ def download_task(
         record=record,
         url=url,
         unavailable_reason=unavailable_reason,
-        runtime=_runtime(slot_limit, live_from_start, settings.claim_lease_seconds),
+        runtime=_runtime(
+            slot_limit, live_from_start, settings.claim_lease_seconds, settings.output_dir
+        ),
     )
 
 
@@ -95,7 +97,10 @@ def download_task_for(settings: Settings) -> Any:
 
 
 def _runtime(
-    slot_limit: str | None, live_from_start: bool = False, lease_seconds: float = 120.0
+    slot_limit: str | None,
+    live_from_start: bool = False,
+    lease_seconds: float = 120.0,
+    output_dir: Path | None = None,
 ) -> Runtime:
     ctx = TaskRunContext.get()
     run_id = str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None
@@ -105,7 +110,7 @@ def _runtime(
         flow_run_id=run_id,
         attempt=attempt(),
         sink=progress.sink_for(run_id),
-        claim=_claim_for(ctx, lease_seconds),
+        claim=_claim_for(ctx, lease_seconds, output_dir),
         slot=lambda: _fleet_slot(slot_limit),
         log=get_run_logger(),
         brake=brake,
@@ -113,15 +118,16 @@ def _runtime(
     )
 
 
-def _claim_for(ctx: TaskRunContext | None, lease_seconds: float) -> Any:
-    """The video's claim across hosts (tasks.claims), held on a lease, named for this task run."""
+def _claim_for(ctx: TaskRunContext | None, lease_seconds: float, root: Path | None) -> Any:
+    """The video's claim across hosts (tasks.claims), held on a lease, named for this task run;
+    its lease noted in the archive's .locks/<host>/ (archive_video holds the video's lock)."""
     from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 
     from tasks.claims import video_claim
 
     holder = ConcurrencyLeaseHolder(type="task_run", id=ctx.task_run.id) if ctx else None
     log = get_run_logger()
-    return lambda key: video_claim(key, lease_seconds, log=log, holder=holder)
+    return lambda key: video_claim(key, lease_seconds, log=log, holder=holder, root=root)
 
 
 def _fleet_slot(slot_limit: str | None) -> Any:

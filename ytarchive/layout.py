@@ -40,6 +40,7 @@ __all__ = [
     "log_path",
     "temp_dir",
     "video_lock",
+    "lease_note",
     "adopt_temp",
     "sweep_temp",
     "relative",
@@ -194,6 +195,15 @@ def video_lock(root: Path, video_id: str) -> Iterator[bool]:
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def lease_note(root: Path, video_id: str) -> Path:
+    """.locks/<host>/<key>.lease: the claim's lease a holder on this host has not let go yet.
+
+    Only the holder of the video's lock reads or writes it, so a note found there was left by a
+    process of this host that died holding the claim: its lease can be let go at once.
+    """
+    return _lock_path(root, safe_key(video_id)).with_suffix(".lease")
 
 
 def _try_lock(fd: int) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -166,3 +169,44 @@ def test_a_server_lost_mid_download_stops_it_as_transient_before_the_lease_lapse
     from ytarchive.catalog import Catalog
 
     assert Catalog(root).latest_outcomes([video.video_id]) == {}
+
+
+_HOLD_AND_WAIT = """
+import sys, time
+from pathlib import Path
+from tasks.claims import video_claim
+from ytarchive import layout
+root, key = Path(sys.argv[1]), sys.argv[2]
+with layout.video_lock(root, key), video_claim(key, 60, root=root):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_claim_a_killed_process_of_this_host_left_is_let_go_at_once(
+    prefect_server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = f"killed-{os.getpid()}-{time.monotonic_ns()}"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_AND_WAIT, str(tmp_path), key],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PREFECT_API_URL": prefect_server},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "held\n"
+    finally:
+        child.kill()
+        child.communicate(timeout=30)
+    assert layout.lease_note(tmp_path, key).is_file()  # its lease, never let go
+    with _client() as c:
+        assert c.read_global_concurrency_limit_by_name(claim_limit_name(key)).active_slots == 1
+    caplog.set_level(logging.INFO, logger="tasks.claims")
+    with layout.video_lock(tmp_path, key), video_claim(key, 60, root=tmp_path):
+        pass  # not a lease later: this host's lock says the holder is gone
+    assert "let go the claim a killed run of this host left" in caplog.text
+    assert "waiting for its claim" not in caplog.text
+    assert not layout.lease_note(tmp_path, key).exists()
+    with _client() as c:
+        assert c.read_global_concurrency_limit_by_name(claim_limit_name(key)).active_slots == 0
