@@ -444,7 +444,7 @@ class _Run:
 
     def close(self) -> None:
         """Remove what killed runs left in .tmp/ (this run resumed what it could), and unhook."""
-        removed = layout.sweep_temp(self.root)
+        removed = layout.sweep_temp(self.root, self.settings.claim_lease_seconds)
         if removed:
             self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
         progress.unbind(self.flow_run_id)

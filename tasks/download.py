@@ -85,7 +85,9 @@ def download_task(
         record=record,
         url=url,
         unavailable_reason=unavailable_reason,
-        runtime=_runtime(slot_limit, live_from_start),
+        runtime=_runtime(
+            slot_limit, live_from_start, settings.claim_lease_seconds, settings.output_dir
+        ),
     )
 
 
@@ -94,7 +96,12 @@ def download_task_for(settings: Settings) -> Any:
     return with_retries(download_task, settings, on_retry=_tell_watcher)
 
 
-def _runtime(slot_limit: str | None, live_from_start: bool = False) -> Runtime:
+def _runtime(
+    slot_limit: str | None,
+    live_from_start: bool = False,
+    lease_seconds: float = 120.0,
+    output_dir: Path | None = None,
+) -> Runtime:
     ctx = TaskRunContext.get()
     run_id = str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None
     with _brakes_lock:
@@ -103,11 +110,24 @@ def _runtime(slot_limit: str | None, live_from_start: bool = False) -> Runtime:
         flow_run_id=run_id,
         attempt=attempt(),
         sink=progress.sink_for(run_id),
+        claim=_claim_for(ctx, lease_seconds, output_dir),
         slot=lambda: _fleet_slot(slot_limit),
         log=get_run_logger(),
         brake=brake,
         live_from_start=live_from_start,
     )
+
+
+def _claim_for(ctx: TaskRunContext | None, lease_seconds: float, root: Path | None) -> Any:
+    """The video's claim across hosts (tasks.claims), held on a lease, named for this task run;
+    its lease noted in the archive's .locks/<host>/ (archive_video holds the video's lock)."""
+    from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+
+    from tasks.claims import video_claim
+
+    holder = ConcurrencyLeaseHolder(type="task_run", id=ctx.task_run.id) if ctx else None
+    log = get_run_logger()
+    return lambda key: video_claim(key, lease_seconds, log=log, holder=holder, root=root)
 
 
 def _fleet_slot(slot_limit: str | None) -> Any:

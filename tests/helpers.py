@@ -41,8 +41,8 @@ def assert_no_partials(root: Path) -> None:
     """No .part/.ytdl/temp file anywhere in the archive, and no download left in .tmp/."""
     partial = [p for p in root.rglob("*") if p.suffix in (".part", ".ytdl") or ".temp." in p.name]
     assert partial == []
-    tmp = root / ".tmp"
-    assert not tmp.exists() or list(tmp.iterdir()) == []
+    tmp = root / ".tmp"  # .tmp/<host>/<key>: an empty host dir holds no download
+    assert not tmp.exists() or [p for h in tmp.iterdir() for p in h.iterdir()] == []
 
 
 def cli_in_process(capsys: Any, *args: str) -> tuple[int, str, str]:

@@ -25,6 +25,8 @@ _HOME_KEY = "_ytarchive_prefect_home"
 _FAST_SCHEDULING = {
     "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
     "PREFECT_WORKER_QUERY_SECONDS": "1",  # a worker polls its pool each second (default 10)
+    # a lapsed lease (a killed claim holder's) is revoked within 2 s of lapsing (default 15)
+    "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
 }
 
 

@@ -20,6 +20,7 @@ from ytarchive.redact import redact
 __all__ = ["Runtime", "archive_video"]
 
 _log = logging.getLogger(__name__)
+_NO_CLAIM = contextlib.nullcontext(False)  # this host alone: its lock is the whole claim
 
 
 @dataclass
@@ -27,15 +28,20 @@ class Runtime:
     """What the caller's runtime lends one archiving: its run, attempt, watcher, slot, logger,
     and the run-wide brake its downloads share.
 
-    `slot` is entered around the download itself (a fleet-wide concurrency slot, say); the
-    video's lock is always taken first, so a slot holder never waits on a lock. The `brake` is
-    asked before the download starts (it may pause, or stop the run: Braked, no request made)
-    and told how the download ended.
+    `claim(video_id)` holds the video across hosts (the Prefect server's claim, say): taken
+    after this host's lock and before the catalog is asked, so a second host waiting on it
+    finds the video archived; it yields True when it is a real claim (then other hosts' work
+    dirs of the video are ours to resume from) and raises Transient when it cannot be had or
+    is lost. `slot` is entered around the download itself (a fleet-wide concurrency slot, say);
+    the lock and the claim are always taken first, so a slot holder never waits on either. The
+    `brake` is asked before the download starts (it may pause, or stop the run: Braked, no
+    request made) and told how the download ended.
     """
 
     flow_run_id: str | None = None
     attempt: int = 1
     sink: ProgressSink = NULL_SINK
+    claim: Callable[[str], contextlib.AbstractContextManager[Any]] = lambda _key: _NO_CLAIM
     slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
     log: logging.Logger | logging.LoggerAdapter[Any] = field(default=_log)
     brake: Brake | None = None
@@ -55,10 +61,11 @@ def archive_video(
     """Archive one video under its id and record the outcome; say what it was.
 
     Known unavailable (the reason given, or the record's availability): recorded, nothing
-    fetched. Otherwise, under the video's lock: a file the catalog holds as archived is the
-    answer; else the download, with the metadata file and thumbnail in place before the video
-    is, and the outcome recorded before the lock is let go (so a second run waiting on the lock
-    finds it archived). An error whose `status` is final or not due yet (Unavailable; NotYet:
+    fetched. Otherwise, under the video's lock and its claim across hosts: a file the catalog
+    holds as archived is the answer; else the download (resuming what another host left, when
+    the claim is real), with the metadata file and thumbnail in place before the video is, and
+    the outcome recorded before the claim and lock are let go (so a second run waiting on
+    either finds it archived). An error whose `status` is final or not due yet (Unavailable; NotYet:
     "upcoming", "live") is a recorded outcome with its reason and class; a "failed" one
     (Transient, DownloadFailed, Braked) propagates (with `attempt` set) to retry or record.
     The run's brake (runtime.brake) is asked before the download and told how it ended.
@@ -71,12 +78,14 @@ def archive_video(
         _record(root, result)
         rt.sink.video_finished(result)
         return result
-    with layout.video_lock(root, video_id):
+    with layout.video_lock(root, video_id), rt.claim(video_id) as across_hosts:
         existing = _already_archived(root, video_id, bool(settings.output_template))
         if existing is not None:
             rt.log.info("%s is already archived at %s", video_id, existing.file_path)
             rt.sink.video_finished(existing)
             return existing
+        if across_hosts and (hosts := layout.adopt_temp(root, video_id)):
+            rt.log.info("%s: resuming what %s left of it", video_id, ", ".join(hosts))
         ticket = _may_start(rt)
         with rt.slot():
             result = _braked_download(video_id, quality, settings, record, url, rt, ticket)

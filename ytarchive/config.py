@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # The run-wide brake (README "Errors"): after this many downloads in a row refused by the
     # site (429, the bot check, CDN 403s) a run pauses as Retry-After says, then stops; 0: never.
     brake_after: int = Field(default=3, ge=0, le=100)
+    # A video's claim across hosts (README "Several hosts"): a lease on the Prefect server that a
+    # live holder renews; a killed host's claim is let go this long after its last renewal. The
+    # server takes 60 s at least.
+    claim_lease_seconds: float = Field(default=120.0, ge=60.0, le=86400.0)
     # The complete archive (README "Sidecars and naming"): subtitles as a comma list of
     # languages, `all`, and `auto` for automatic captions (none by default), converted with
     # convert_subs; embedded where the container allows. <stem>.info.json and <stem>.description

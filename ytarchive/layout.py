@@ -10,11 +10,13 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ytarchive.hosts import host_name
 from ytarchive.refs import is_video_id
 
 if TYPE_CHECKING:  # the catalog imports this module: keep pydantic's models out of its import
@@ -38,6 +40,8 @@ __all__ = [
     "log_path",
     "temp_dir",
     "video_lock",
+    "lease_note",
+    "adopt_temp",
     "sweep_temp",
     "relative",
     "atomic_write_bytes",
@@ -159,19 +163,27 @@ def log_path(root: Path) -> Path:
 
 
 def temp_dir(root: Path, video_id: str) -> Path:
-    """The per-video working dir under .tmp/; only the holder of the video's lock touches it."""
-    return Path(root) / TMP / safe_key(video_id)
+    """The per-video working dir, .tmp/<host>/<key>; only the holder of the video's lock (and,
+    across hosts, of its claim) touches it."""
+    return Path(root) / TMP / host_name() / safe_key(video_id)
+
+
+def _lock_path(root: Path, key: str) -> Path:
+    """.locks/<host>/<key>.lock: this host's lock; other hosts are kept out by the claim."""
+    return Path(root) / LOCKS / host_name() / f"{key}.lock"
 
 
 @contextlib.contextmanager
 def video_lock(root: Path, video_id: str) -> Iterator[bool]:
-    """Hold an exclusive fcntl lock for one video across processes.
+    """Hold an exclusive fcntl lock for one video across this host's processes.
 
     Yields True when the lock was free at once, False when another holder had it and we waited
     (so the caller should look again at what that holder left behind). The kernel drops the lock
-    when the process dies, so a killed run never leaks it.
+    when the process dies, so a killed run never leaks it. The lock is per host (a shared
+    filesystem need not carry locks between hosts): it is the same-host fast path, and the
+    server's claim keeps hosts apart.
     """
-    path = Path(root) / LOCKS / f"{safe_key(video_id)}.lock"
+    path = _lock_path(root, safe_key(video_id))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -185,6 +197,15 @@ def video_lock(root: Path, video_id: str) -> Iterator[bool]:
         os.close(fd)
 
 
+def lease_note(root: Path, video_id: str) -> Path:
+    """.locks/<host>/<key>.lease: the claim's lease a holder on this host has not let go yet.
+
+    Only the holder of the video's lock reads or writes it, so a note found there was left by a
+    process of this host that died holding the claim: its lease can be let go at once.
+    """
+    return _lock_path(root, safe_key(video_id)).with_suffix(".lease")
+
+
 def _try_lock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -195,20 +216,52 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def sweep_temp(root: Path) -> list[str]:
-    """Remove what killed runs left under .tmp/: every entry whose video lock nobody holds.
+def adopt_temp(root: Path, video_id: str) -> list[str]:
+    """Take over what other hosts left of this video under .tmp/: the hosts it came from.
 
-    Returns the keys removed. An entry whose lock is held belongs to a live download and stays.
+    Only for the holder of the video's claim across hosts, which proves that no other host is
+    downloading it (a holder stops before its lease lapses): the newest such work dir becomes
+    this host's, so the download resumes from it, unless this host has one of its own; the rest
+    are removed.
+    """
+    mine = temp_dir(root, video_id)
+    try:
+        hosts = [d for d in (Path(root) / TMP).iterdir() if d.name != mine.parent.name]
+    except FileNotFoundError:
+        return []
+    theirs = [d / mine.name for d in hosts if d.is_dir() and (d / mine.name).exists()]
+    if theirs and not mine.exists():
+        newest = max(theirs, key=_newest_mtime)
+        mine.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(newest, mine)
+    for entry in theirs:
+        if entry.exists():
+            _remove(entry)
+    return sorted(entry.parent.name for entry in theirs)
+
+
+def sweep_temp(root: Path, stale_after: float) -> list[str]:
+    """Remove what killed runs left under .tmp/; returns the entries removed (`<host>/<key>`).
+
+    This host's entries go when their video lock is free (a held one is a live download).
+    Another host's entries go only when nothing in them changed for `stale_after` seconds (a
+    lease: a live download on that host writes, and its claim would still be held).
     """
     tmp = Path(root) / TMP
     removed: list[str] = []
     if not tmp.is_dir():
         return removed
-    for entry in list(tmp.iterdir()):
-        lock = Path(root) / LOCKS / f"{entry.name}.lock"
-        if not _remove_if_unlocked(entry, lock):
-            continue
-        removed.append(entry.name)
+    me = host_name()
+    cutoff = time.time() - stale_after
+    for host in list(tmp.iterdir()):
+        entries = list(host.iterdir()) if host.is_dir() and not host.is_symlink() else [host]
+        for entry in entries:
+            if host.name == me:
+                gone = _remove_if_unlocked(entry, _lock_path(root, entry.name))
+            else:
+                gone = _newest_mtime(entry) < cutoff and _remove(entry)
+            if gone:
+                removed.append(entry.relative_to(tmp).as_posix())
     return removed
 
 
@@ -218,14 +271,30 @@ def _remove_if_unlocked(entry: Path, lock: Path) -> bool:
     try:
         if not _try_lock(fd):
             return False
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
-        return True
+        return _remove(entry)
     finally:
         os.close(fd)
+
+
+def _remove(entry: Path) -> bool:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            entry.unlink()
+    return True
+
+
+def _newest_mtime(path: Path) -> float:
+    """The newest modification time of `path` and everything under it (0 when it is gone)."""
+    newest = 0.0
+    for folder, _dirs, files in os.walk(path):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            with contextlib.suppress(FileNotFoundError):
+                newest = max(newest, os.lstat(name).st_mtime)
+    with contextlib.suppress(FileNotFoundError):
+        newest = max(newest, os.lstat(path).st_mtime)
+    return newest
 
 
 def relative(root: Path, path: Path) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import assert_no_partials, video_files
 from tests.testbed.media import probe
+from ytarchive import layout
 from ytarchive.config import Settings
 from ytarchive.downloader import (
     DownloadProgress,
@@ -160,7 +161,7 @@ def test_a_killed_download_leaves_temp_that_the_next_one_resumes(ytarchive_env) 
     video = bed.lib.add_video()
     settings = _settings(ytarchive_env)
     download_video(video.video_id, settings, "720p")  # the files a killed run would have had
-    work = ytarchive_env.output_dir / ".tmp" / video.video_id
+    work = layout.temp_dir(ytarchive_env.output_dir, video.video_id)
     work.mkdir(parents=True)
     [done] = video_files(ytarchive_env.output_dir)
     (work / "media.mp4").write_bytes(done.read_bytes())  # merged but never moved into place

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ytarchive import layout
+from ytarchive.hosts import host_name
 from ytarchive.models import VideoMetadata
 
 
@@ -43,9 +44,9 @@ def test_a_youtube_id_is_kept_exactly_in_every_path(tmp_path: Path, video_id: st
     assert layout.video_filename("T", video_id, "mp4") == f"T [{video_id}].mp4"
     assert layout.metadata_path(tmp_path, video_id).name == f"{video_id}.json"
     assert layout.thumbnail_path(tmp_path, video_id, "jpg").name == f"{video_id}.jpg"
-    assert layout.temp_dir(tmp_path, video_id).name == video_id
+    assert layout.temp_dir(tmp_path, video_id) == tmp_path / ".tmp" / host_name() / video_id
     with layout.video_lock(tmp_path, video_id):
-        assert (tmp_path / ".locks" / f"{video_id}.lock").exists()
+        assert (tmp_path / ".locks" / host_name() / f"{video_id}.lock").exists()
 
 
 def test_no_two_keys_share_a_name() -> None:
@@ -148,10 +149,44 @@ def test_sweep_temp_removes_what_nobody_holds(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         (folder / "media.f1.mp4.part").write_bytes(b"partial")
     with layout.video_lock(tmp_path, "live"):
-        removed = layout.sweep_temp(tmp_path)
-    assert removed == ["stale"]
+        removed = layout.sweep_temp(tmp_path, stale_after=60)
+    assert removed == [f"{host_name()}/stale"]
     assert not stale.exists()
     assert (live / "media.f1.mp4.part").exists()
+
+
+def _partial_of(root: Path, host: str, key: str, age: float) -> Path:
+    """What a download on `host` left of `key`, last written `age` seconds ago."""
+    folder = root / ".tmp" / host / key
+    folder.mkdir(parents=True)
+    part = folder / "media.f1.mp4.part"
+    part.write_bytes(b"partial")
+    when = time.time() - age
+    for path in (part, folder):
+        os.utime(path, (when, when))
+    return folder
+
+
+def test_sweep_leaves_another_hosts_partials_until_they_are_older_than_a_lease(
+    tmp_path: Path,
+) -> None:
+    fresh = _partial_of(tmp_path, "other-host", "fresh", age=30)
+    old = _partial_of(tmp_path, "other-host", "old", age=90)
+    assert layout.sweep_temp(tmp_path, stale_after=60) == ["other-host/old"]
+    assert not old.exists()
+    assert (fresh / "media.f1.mp4.part").exists()  # its host may be writing it now
+
+
+def test_the_claim_holder_adopts_what_other_hosts_left_of_its_video(tmp_path: Path) -> None:
+    older = _partial_of(tmp_path, "host-a", "vid", age=20)
+    newer = _partial_of(tmp_path, "host-b", "vid", age=10)
+    other_video = _partial_of(tmp_path, "host-b", "other", age=10)
+    assert layout.adopt_temp(tmp_path, "vid") == ["host-a", "host-b"]
+    mine = layout.temp_dir(tmp_path, "vid")
+    assert (mine / "media.f1.mp4.part").read_bytes() == b"partial"  # resumed from host-b's
+    assert not older.exists() and not newer.exists()
+    assert other_video.exists()  # not this video: not ours to take
+    assert layout.adopt_temp(tmp_path, "vid") == []
 
 
 @pytest.mark.parametrize("data", [b"", b"abc" * 1000])
