@@ -21,6 +21,9 @@ bench:           ## the benchmarks print their figures (see README, Benchmarks)
 	uv run python bench/bench_catalog.py
 	uv run python bench/bench_history.py 100 drain
 	uv run python bench/bench_overhead.py
+	uv run python bench/bench_commands.py
+	uv run python bench/bench_claims.py
+	uv run python bench/bench_fleet.py
 
 demo:
 	uv run python bench/demo.py
