@@ -49,6 +49,7 @@ def build_tail_index(catalog_dir: Path) -> str | None:
         return None
     current = find_tail_index(index_dir, files, derived)
     if current is not None and not any(current.rest(t, files[t]) for t in ARCHIVED):
+        _drop(index_dir, keep=Path(current.path).stem)  # what a killed builder left
         return None
     gen = new_name(TAIL_PREFIX.rstrip("-"))[: -len(".parquet")]
     final = index_dir / f"{gen}.duckdb"
