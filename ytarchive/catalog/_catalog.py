@@ -80,7 +80,10 @@ class Catalog:
     ``catalog/_index/``: the ``archive`` table (newest metadata joined with newest outcome, one
     row per video, in list order), stats per channel, the newest outcome per video, and a word
     index over title, description, tags and channel, so list, stats and search stay fast on big
-    archives. Rows written after it are read from their files and override it.
+    archives. Rows written after it are read from their files and override it; the background
+    merge also writes a tail index of those rows (TailIndex: their archive rows, stats change and
+    search text, under ``catalog/_index/tail-*``), which stats, search and list read instead of
+    them, and rows in files it does not cover are read from their files and override it.
     """
 
     def __init__(self, root: Path) -> None:
