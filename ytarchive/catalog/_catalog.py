@@ -34,6 +34,7 @@ from ytarchive.catalog._files import (
     Files,
     State,
     find_derived,
+    find_tail_index,
     list_table,
     new_name,
     timestamp_of,
@@ -53,6 +54,7 @@ from ytarchive.catalog._schema import (
     TABLES,
 )
 from ytarchive.catalog._sql import Sql, literal, stats_sql
+from ytarchive.catalog._tail import build_tail_index
 from ytarchive.errors import CatalogError, InputError
 from ytarchive.layout import CATALOG
 
@@ -78,7 +80,10 @@ class Catalog:
     ``catalog/_index/``: the ``archive`` table (newest metadata joined with newest outcome, one
     row per video, in list order), stats per channel, the newest outcome per video, and a word
     index over title, description, tags and channel, so list, stats and search stay fast on big
-    archives. Rows written after it are read from their files and override it.
+    archives. Rows written after it are read from their files and override it; the background
+    merge also writes a tail index of those rows (TailIndex: their archive rows, stats change and
+    search text, under ``catalog/_index/tail-*``), which stats, search and list read instead of
+    them, and rows in files it does not cover are read from their files and override it.
     """
 
     def __init__(self, root: Path) -> None:
@@ -200,15 +205,21 @@ class Catalog:
             if derived is None:
                 parts = [stats_sql(sql.archive())]
             else:
+                index = sql.state.tail_index
+                keys = ", ".join(STATS_KEYS)
                 parts = [
-                    f"SELECT channel_title, {', '.join(STATS_KEYS)} FROM {derived.table('stats')}"
+                    f"SELECT channel_title, {keys} FROM {d.table('stats')}"
+                    for d in (derived, index)
+                    if d is not None  # the tail index's: the change its rows make
                 ]
-                if sql.archive_tail():  # the changed videos: their stored rows out, new rows in
+                rest = index is not None
+                if any(sql.state.rest(t) for t in ("videos", "downloads")):
+                    # the changed videos: their stored rows out, new rows in
                     fields = ("channel_title", "status", "bytes", "duration_seconds")
                     narrow = ", ".join([*fields, "old_present", *(f"old_{f}" for f in fields)])
                     con.execute(
                         f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT {narrow} "
-                        f"FROM ({sql.tail_archive(old=True)})"
+                        f"FROM ({sql.tail_archive(old=True, rest=rest)})"
                     )
                     old = "SELECT * FROM _changed WHERE old_present"
                     parts += [
@@ -279,7 +290,8 @@ class Catalog:
         wanted = TABLES if archive else (*tables, "videos", "downloads") if derive else tables
         files = {t: list_table(self.dir / t) if t in wanted else Files(None, ()) for t in TABLES}
         derived = find_derived(self.dir / INDEX_DIR, files) if derive else None
-        return State(files, derived)
+        index = find_tail_index(self.dir / INDEX_DIR, files, derived) if derived else None
+        return State(files, derived, index)
 
     def _read(
         self,
@@ -297,6 +309,9 @@ class Catalog:
             try:
                 if state.derived is not None and not attach(con, state.derived, sandbox):
                     state = State(state.files, None)  # unreadable: answer from the tables
+                index = state.tail_index
+                if index is not None and not attach(con, index, sandbox):
+                    state = State(state.files, state.derived)  # answer from the tail's files
                 sql = Sql(state)
                 if archive and state.derived is not None:
                     con.execute(f"CREATE OR REPLACE TEMP TABLE _tail_ids AS {sql.tail_ids()}")
@@ -324,7 +339,9 @@ class Catalog:
                 raise CatalogError("another compaction of this catalog holds the election")
             if full:
                 return compact_full(self.dir)
-            return {t: merge_table(self.dir, t) for t in TABLES}
+            merged = {t: merge_table(self.dir, t) for t in TABLES}
+            build_tail_index(self.dir)
+            return merged
 
     def compaction_due(self) -> str | None:
         """What maintain would do now: "merge" (many small files), "full" (many rows since the
@@ -345,6 +362,7 @@ class Catalog:
                 return None
             merged = {t: merge_table(self.dir, t) for t in TABLES}
             if not tail_too_big(self.dir):
+                build_tail_index(self.dir)  # stats and search then read the tail's index
                 return {"compaction": "merge" if any(merged.values()) else None, **merged}
             full = compact_full(self.dir)
             return {"compaction": "full", **{t: merged[t] + full[t] for t in TABLES}}

@@ -10,12 +10,12 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from ytarchive.catalog._schema import DERIVED_FORMAT, SIDECAR, TMP_PREFIX
+from ytarchive.catalog._schema import DERIVED_FORMAT, SIDECAR, TAIL_FORMAT, TAIL_PREFIX, TMP_PREFIX
 from ytarchive.errors import CatalogError
 
 # -- the files of a table, as one consistent snapshot ------------------------------------------
@@ -52,15 +52,36 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class TailIndex(Derived):
+    """A merge's derived database over the videos and downloads files newer than the derived
+    one's bases (`covered`, by name): tables ids, archive (their archive rows, with versions),
+    stats (the change to the stored stats per channel), cur (the search text of their newer
+    metadata) and gone (the stored rids cur overrides). Rows in files it does not cover are
+    read from the files and override it."""
+
+    covered: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def rest(self, table: str, files: Files) -> tuple[str, ...]:
+        """The tail files of a table it does not cover."""
+        names = self.covered.get(table, frozenset())
+        return tuple(p for p in files.tail if Path(p).name not in names)
+
+
+@dataclass(frozen=True)
 class State:
     files: dict[str, Files]
     derived: Derived | None
+    tail_index: TailIndex | None = None
 
     def paths(self) -> list[str]:
         out = [p for f in self.files.values() for p in f.all]
-        if self.derived:
-            out.append(self.derived.path)
+        out += [d.path for d in (self.derived, self.tail_index) if d]
         return out
+
+    def rest(self, table: str) -> tuple[str, ...]:
+        """The tail files of a table not covered by the tail index (all without one)."""
+        files = self.files[table]
+        return self.tail_index.rest(table, files) if self.tail_index else files.tail
 
 
 def file_kind(name: str) -> str:
@@ -125,11 +146,9 @@ def base_path(files: Files) -> Path | None:
 def find_derived(index_dir: Path, files: dict[str, Files]) -> Derived | None:
     """The newest derived generation built from exactly the current videos and downloads bases."""
     want = {t: _base_name(files[t]) for t in ("videos", "downloads")}
-    try:
-        manifests = sorted((n for n in os.listdir(index_dir) if n.endswith(".json")), reverse=True)
-    except FileNotFoundError:
-        return None
-    for name in manifests:
+    for name in _manifests(index_dir):
+        if name.startswith(TAIL_PREFIX):
+            continue
         try:
             info = json.loads((index_dir / name).read_text())
         except (FileNotFoundError, ValueError):
@@ -138,6 +157,32 @@ def find_derived(index_dir: Path, files: dict[str, Files]) -> Derived | None:
             continue  # written by another version: ignored, rebuilt by the next compaction
         if info.get("videos") == want["videos"] and info.get("downloads") == want["downloads"]:
             return Derived(str(index_dir / info["db"]))
+    return None
+
+
+def _manifests(index_dir: Path) -> list[str]:
+    try:
+        return sorted((n for n in os.listdir(index_dir) if n.endswith(".json")), reverse=True)
+    except FileNotFoundError:
+        return []
+
+
+def find_tail_index(index_dir: Path, files: dict[str, Files], derived: Derived) -> TailIndex | None:
+    """The newest tail index built over this derived database whose covered files are all still
+    live (rows in newer files are read from them; a merge of covered files makes it stale)."""
+    for name in _manifests(index_dir):
+        if not name.startswith(TAIL_PREFIX):
+            continue
+        try:
+            info = json.loads((index_dir / name).read_text())
+        except (FileNotFoundError, ValueError):
+            continue
+        if info.get("format") != TAIL_FORMAT or info.get("derived") != Path(derived.path).name:
+            continue
+        covered = {t: frozenset(info[t]) for t in ("videos", "downloads")}
+        live = {t: {Path(p).name for p in files[t].tail} for t in covered}
+        if all(covered[t] <= live[t] for t in covered):
+            return TailIndex(str(index_dir / info["db"]), covered)
     return None
 
 

@@ -62,6 +62,7 @@ class Search:
 
     def __init__(self, con: Any, sql: Sql, words: list[str], limit: int) -> None:
         self.con, self.sql, self.limit = con, sql, limit
+        self.cur = "_cur"
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _words AS "
             "SELECT DISTINCT lower(w) AS w FROM unnest(?::VARCHAR[]) t(w)",
@@ -72,14 +73,14 @@ class Search:
     def run(self) -> list[dict]:
         derived = self.sql.state.derived
         if derived is None:
-            found = self._scan(self.sql.latest("videos"))
+            found = self._scan(texts(self.sql.latest("videos")))
         else:
             tail = bool(self.sql.state.files["videos"].tail)
             if tail:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE _cur AS {self._current_tail()}")
+                self._make_cur()
             found = self._indexed(derived, tail)
             if tail:
-                found += self._scan("SELECT * FROM _cur")
+                found += self._scan(f"SELECT * FROM {self.cur}")
         found.sort(key=lambda f: (not f[1], f[2] is None, -(f[2] or 0), f[0]))
         found = found[: self.limit]
         if not found:
@@ -108,7 +109,8 @@ class Search:
                 rows.update((r["video_id"], r) for r in fetch(self.con, query, ARCHIVE_COLUMNS))
         if changed:
             where = "video_id IN (" + ", ".join(literal(i) for i in sorted(changed)) + ")"
-            live = fetch(self.con, self.sql.live_archive(where), ARCHIVE_COLUMNS)
+            query = self.sql.archive(where) if derived else self.sql.live_archive(where)
+            live = fetch(self.con, query, ARCHIVE_COLUMNS)
             rows.update((r["video_id"], r) for r in live)
         return rows
 
@@ -118,11 +120,11 @@ class Search:
         return " AND ".join(f"contains({expr}, {literal(w)})" for w in self.words)
 
     def _scan(self, videos: str) -> list[tuple]:
-        """(video_id, title_match, published_us, None) of the best matching rows of `videos`."""
+        """(video_id, title_match, published_us, None) of the best matching rows of `videos`
+        (rows of video_id, published_at, lt and txt: see texts)."""
         in_title = self._all_in("coalesce(lt, '')")
         query = (
-            "WITH v AS (SELECT video_id, published_at, lower(title) AS lt, "
-            f"{search_text()} AS txt FROM ({videos})) "
+            f"WITH v AS ({videos}) "
             f"SELECT video_id, {in_title} AS title_match, "
             "epoch_us(published_at) AS published, NULL AS rid FROM v "
             f"WHERE {self._all_in('txt')} "
@@ -131,23 +133,16 @@ class Search:
         )
         return [tuple(r) for r in self.con.execute(query).fetchall()]
 
-    def _current_tail(self) -> str:
-        """The videos tail's rows that are newer than the indexed snapshot of the same id."""
-        files = self.sql.state.files["videos"]
-        assert self.sql.state.derived is not None
-        _, order = KEYS["videos"]
-        tail = f"SELECT * FROM {scan(files.tail)}"
-        newest = f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}) = 1"
-        return (
-            f"WITH tv AS ({tail} {newest}), "
-            "win AS (SELECT video_id, src FROM ("
-            "SELECT video_id, fetched_at, recorded_at, 1 AS src FROM tv UNION ALL "
-            "SELECT video_id, metadata_fetched_at, metadata_recorded_at, 0 "
-            f"FROM {self.sql.state.derived.table('archive')} "
-            "WHERE metadata_fetched_at IS NOT NULL AND video_id IN (SELECT video_id FROM tv)) "
-            f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}, src DESC) = 1) "
-            "SELECT tv.* FROM tv JOIN win USING (video_id) WHERE win.src = 1"
-        )
+    def _make_cur(self) -> None:
+        """Name in self.cur the search texts (see texts) of the newest metadata of the videos
+        whose newest snapshot is newer than the indexed one: the tail index's table when every
+        videos file is in it, else a temporary table (see current_texts)."""
+        index = self.sql.state.tail_index
+        if index is not None and not self.sql.state.rest("videos"):
+            self.cur = index.table("cur")
+            return
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _cur AS {current_texts(self.sql)}")
+        self.cur = "_cur"
 
     # -- the word index ---------------------------------------------------------------------
 
@@ -166,12 +161,7 @@ class Search:
             return []  # a word no token holds: nothing in the base matches
         keep = "true"
         if tail:
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE _gone AS SELECT rid "
-                f"FROM {derived.table('archive')} "
-                "WHERE video_id IN (SELECT video_id FROM _cur)"
-            )
-            keep = "rid NOT IN (SELECT rid FROM _gone)"
+            keep = f"rid NOT IN (SELECT rid FROM {self._gone(derived)})"
         postings = derived.table("postings")
         preds = [_in_ranges(ids) for _, ids in sorted(per_word.values())]  # rarest word first
         if len(preds) == 1:
@@ -187,6 +177,21 @@ class Search:
             f"FROM {derived.table('archive')} WHERE rid IN ({rids})"
         ).fetchall()
         return [(vid, title_match[rid], published, rid) for rid, vid, published in rows]
+
+    def _gone(self, derived: Derived) -> str:
+        """A table of the stored rids whose newer metadata self.cur holds: the tail index's
+        (when every videos file is in it), else computed, beside the tail index's."""
+        index = self.sql.state.tail_index
+        if index is not None and self.cur == index.table("cur"):
+            return index.table("gone")
+        cur = f"SELECT video_id FROM {self.cur}"
+        stored = f"SELECT rid FROM {derived.table('archive')} WHERE video_id IN"
+        query = f"{stored} ({cur})"
+        if index is not None:
+            newer = f"{cur} WHERE video_id NOT IN (SELECT video_id FROM {index.table('cur')})"
+            query = f"SELECT rid FROM {index.table('gone')} UNION ALL {stored} ({newer})"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _gone AS {query}")
+        return "_gone"
 
     def _first_rids(self, query: str, want: int) -> list[int]:
         """The first `want` distinct rids of an ordered query (a rid can repeat, once per token
@@ -241,3 +246,42 @@ def _in_ranges(ids: list[int]) -> str:
         return f"token_id IN ({', '.join(map(str, ids))})"
     terms = [f"token_id = {a}" if a == b else f"token_id BETWEEN {a} AND {b}" for a, b in ranges]
     return "(" + " OR ".join(terms) + ")"
+
+
+def texts(videos: str) -> str:
+    """What a search reads of metadata rows: video_id, published_at, lt (the lower-cased title),
+    txt (the lower-cased text a word must be in), fetched_at and recorded_at."""
+    return (
+        f"SELECT video_id, published_at, lower(title) AS lt, {search_text()} AS txt, "
+        f"fetched_at, recorded_at FROM ({videos})"
+    )
+
+
+def current_texts(sql: Sql) -> str:
+    """texts() of the tail's newest metadata rows that are newer than the stored snapshot of
+    the same id: those of files the tail index does not cover, compared with the snapshot it
+    stores (else the derived archive's), then the tail index's own rows not overridden."""
+    state = sql.state
+    assert state.derived is not None
+    index, rest = state.tail_index, state.rest("videos")
+    if not rest:
+        assert index is not None
+        return f"SELECT * FROM {index.table('cur')}"
+    _, order = KEYS["videos"]
+    newest = f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}) = 1"
+    stored = sql.stored("SELECT video_id FROM tv")
+    found = (
+        f"WITH tv AS (SELECT * FROM {scan(rest)} {newest}), "
+        "win AS (SELECT video_id, src FROM ("
+        "SELECT video_id, fetched_at, recorded_at, 1 AS src FROM tv UNION ALL "
+        "SELECT video_id, metadata_fetched_at, metadata_recorded_at, 0 "
+        f"FROM ({stored}) WHERE metadata_fetched_at IS NOT NULL) "
+        f"QUALIFY row_number() OVER (PARTITION BY video_id ORDER BY {order}, src DESC) = 1) "
+        f"{texts('SELECT tv.* FROM tv JOIN win USING (video_id) WHERE win.src = 1')}"
+    )
+    if index is None:
+        return found
+    return (
+        f"WITH f AS ({found}) SELECT * FROM f UNION ALL SELECT * FROM {index.table('cur')} "
+        "WHERE video_id NOT IN (SELECT video_id FROM f)"
+    )

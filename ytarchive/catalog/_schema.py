@@ -163,6 +163,12 @@ INDEX_DIR = "_index"
 DERIVED_FORMAT = 3  # bump when the derived database's tables change
 
 
+TAIL_FORMAT = 1  # bump when the tail index's tables change (see TailIndex)
+
+
+TAIL_PREFIX = "tail-"  # the tail index's files under INDEX_DIR: tail-<time>-<pid>-<rand>.*
+
+
 SIDECAR = ".sources.json"
 
 

@@ -122,14 +122,35 @@ class Sql:
         """Whether videos or downloads have rows newer than the bases (see tail_ids)."""
         return any(self.state.files[t].tail for t in ("videos", "downloads"))
 
-    def tail_ids(self) -> str:
-        """Ids with rows newer than the bases: their archive rows are computed, not read."""
+    def tail_ids(self, rest: bool = False) -> str:
+        """Ids with rows newer than the bases: their archive rows are computed, not read (with
+        rest, only those in files the tail index does not cover)."""
         parts = [
-            f"SELECT video_id FROM {scan(self.state.files[t].tail)}"
+            f"SELECT video_id FROM {scan(self.state.rest(t))}"
             for t in ("videos", "downloads")
-            if self.state.files[t].tail
+            if self.state.rest(t)
         ]
+        index = self.state.tail_index
+        if index is not None and not rest:
+            parts.insert(0, f"SELECT video_id FROM {index.table('ids')}")
         return " UNION ".join(parts) if parts else "SELECT NULL::VARCHAR AS video_id WHERE false"
+
+    def stored(self, ids: str) -> str:
+        """The archive rows (with versions) the files not yet read give for these ids: the tail
+        index's where it has them, else the derived database's."""
+        derived, index = self.state.derived, self.state.tail_index
+        assert derived is not None
+        cols = col_list(
+            [*ARCHIVE_COLUMNS, ("metadata_fetched_at", "ts"), ("metadata_recorded_at", "ts")]
+        )
+        base = f"SELECT {cols} FROM {derived.table('archive')} WHERE video_id IN ({ids})"
+        if index is None:
+            return base
+        mine = index.table("archive")
+        return (
+            f"SELECT {cols} FROM {mine} WHERE video_id IN ({ids}) UNION ALL "
+            f"{base} AND video_id NOT IN (SELECT video_id FROM {mine})"
+        )
 
     def archive(self, where: str = "") -> str:
         derived = self.state.derived
@@ -145,15 +166,17 @@ class Sql:
             f"SELECT {cols} FROM ({self.tail_archive(where)})"
         )
 
-    def tail_archive(self, where: str = "", old: bool = False) -> str:
-        """Archive rows of the videos changed since the compaction (the ids in _tail_ids), from
-        the rows written since and the stored archive row, never reading the base files. With
+    def tail_archive(
+        self, where: str = "", old: bool = False, rest: bool = False, versions: bool = False
+    ) -> str:
+        """Archive rows of the videos changed since the compaction (the ids in _tail_ids; with
+        rest, only those in files the tail index does not cover), from the rows in files not
+        covered and the stored archive row (see stored), never reading the base files. With
         old, also what the stored row said (old_present, old_channel_title, old_status,
-        old_bytes, old_duration_seconds)."""
-        derived = self.state.derived
-        assert derived is not None
+        old_bytes, old_duration_seconds); with versions, metadata_fetched_at and _recorded_at."""
+        assert self.state.derived is not None
         extra = f" AND ({where})" if where else ""
-        videos, downloads = (self.state.files[t].tail for t in ("videos", "downloads"))
+        videos, downloads = (self.state.rest(t) for t in ("videos", "downloads"))
         vcols = [
             ("video_id", "str"), ("title", "str"), ("channel_id", "str"),
             ("channel_title", "str"), ("published_at", "ts"), ("duration_seconds", "int"),
@@ -175,10 +198,9 @@ class Sql:
                 f"SELECT video_id, max(recorded_at) AS at FROM {scan(downloads)} "
                 f"WHERE status = 'archived'{extra} GROUP BY video_id"
             )
-        stored = (
-            f"SELECT * FROM {derived.table('archive')} "
-            f"WHERE video_id IN (SELECT video_id FROM _tail_ids){extra}"
-        )
+        ids = "SELECT video_id FROM _tail_ids" if not rest else self.tail_ids(rest=True)
+        ids = f"SELECT video_id FROM ({ids})" + (f" WHERE {where}" if where else "")
+        stored = self.stored(ids)
         new_meta = (
             "(tv.video_id IS NOT NULL AND (b.metadata_fetched_at IS NULL "
             "OR tv.fetched_at > b.metadata_fetched_at OR (tv.fetched_at = b.metadata_fetched_at "
@@ -196,13 +218,17 @@ class Sql:
                 picked.append(f"CASE WHEN {new_outcome} THEN td.{name} ELSE b.{name} END AS {name}")
             else:
                 picked.append(f"CASE WHEN {new_meta} THEN tv.{name} ELSE b.{name} END AS {name}")
+        if versions:
+            picked += [
+                f"CASE WHEN {new_meta} THEN tv.{n} ELSE b.metadata_{n} END AS metadata_{n}"
+                for n in ("fetched_at", "recorded_at")
+            ]
         if old:
             picked.append("b.video_id IS NOT NULL AS old_present")
             picked += [
                 f"b.{n} AS old_{n}"
                 for n in ("channel_title", "status", "bytes", "duration_seconds")
             ]
-        ids = "SELECT video_id FROM _tail_ids" + (f" WHERE {where}" if where else "")
         return (
             f"WITH ids AS ({ids}), tv AS ({tv}), td AS ({td}), ta AS ({ta}), b AS ({stored}) "
             f"SELECT ids.video_id, {', '.join(picked)} FROM ids "
