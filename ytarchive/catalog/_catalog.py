@@ -237,9 +237,9 @@ class Catalog:
                 "ORDER BY total DESC, videos DESC, channel_title NULLS LAST"
             )
             rows = cur.fetchall()
-            keys = ("channel_title", *STATS_KEYS)
+            columns = ("channel_title", *STATS_KEYS)
             summary = dict(zip(STATS_KEYS, (int(v or 0) for v in rows[0][2:]), strict=True))
-            channels = [dict(zip(keys, r[1:], strict=True)) for r in rows[1:]]
+            channels = [dict(zip(columns, r[1:], strict=True)) for r in rows[1:]]
             return {**summary, "channels": channels}
 
         return self._read(run, archive=True)

@@ -111,8 +111,10 @@ def _write(con: Any, sql: Sql, alias: str) -> None:
             "NULL::TIMESTAMPTZ AS recorded_at WHERE false"
         )
     con.execute(f"CREATE TABLE {alias}.cur AS {cur}")
+    derived = sql.state.derived
+    assert derived is not None  # a tail index is built only over a full compaction's base
     con.execute(
-        f"CREATE TABLE {alias}.gone AS SELECT rid FROM {sql.state.derived.table('archive')} "
+        f"CREATE TABLE {alias}.gone AS SELECT rid FROM {derived.table('archive')} "
         f"WHERE video_id IN (SELECT video_id FROM {alias}.cur) ORDER BY rid"
     )
     con.execute("DROP TABLE _changed")
