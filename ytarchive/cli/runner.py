@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ytarchive.server_process import pid_alive
+
 __all__ = ["ARGV", "hand_over", "local_server", "start_runner", "runner_ready", "serve"]
 
 ARGV: list[str] = []  # the arguments of this process's command (set by ytarchive.cli.main)
@@ -281,7 +283,7 @@ def _keep_serving(
             return False  # replaced by another runner
     except OSError:
         return False
-    if server_pid is not None and not _alive(server_pid):
+    if server_pid is not None and not pid_alive(server_pid):
         _log("the Prefect server stopped: exiting")
         return False
     return bool(children) or time.monotonic() - last < _IDLE_SECONDS
@@ -415,16 +417,6 @@ def _server_pid() -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return int(pid) if isinstance(pid, int) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _log(message: str) -> None:
