@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_no_partials, video_files
+from tests.helpers import assert_no_partials, video_files, wait_for
 from tests.helpers import cli_in_process as _cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +33,6 @@ def _spawn(*args: str, env: dict[str, str] | None = None, **kwargs) -> subproces
         start_new_session=True,
         **kwargs,
     )
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 # -- bad input: exit 2, one line, nothing written, no Prefect ---------------------------------
@@ -188,7 +180,7 @@ def test_run_killed_mid_way_then_rerun_archives_each_video_once(cli_env) -> None
     root = cli_env.output_dir
     first = _spawn("download", *ids, "-q", "720p", "-j", "2")
     try:
-        _wait_for(lambda: len(video_files(root)) >= 2, 90, "two videos archived")
+        wait_for(lambda: len(video_files(root)) >= 2, 90, "two videos archived")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
@@ -222,10 +214,10 @@ def test_watch_archives_appended_lines_skips_bad_ones_and_stops_on_ctrl_c(
     root = cli_env.output_dir
     proc = _spawn("download", "--watch", str(watched), "-q", "360p")
     try:
-        _wait_for(lambda: len(video_files(root)) == 1, 90, "the first line archived")
+        wait_for(lambda: len(video_files(root)) == 1, 90, "the first line archived")
         with watched.open("a") as handle:
             handle.write("not a url\n" + second + "\n")
-        _wait_for(lambda: len(video_files(root)) == 2, 60, "the appended line archived")
+        wait_for(lambda: len(video_files(root)) == 2, 60, "the appended line archived")
         time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)

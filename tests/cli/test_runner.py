@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import assert_no_partials, video_files
+from tests.helpers import assert_no_partials, video_files, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,14 +21,6 @@ def _runner_log() -> Path:
     from ytarchive.prefect_server import state_dir
 
     return state_dir() / "runner.log"
-
-
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -47,7 +39,7 @@ def runner(cli_env):
                 stderr=out,
                 start_new_session=True,  # it ends with the session's server
             )
-        _wait_for(runner_ready, 120, "the runner to take commands")
+        wait_for(runner_ready, 120, "the runner to take commands")
     return cli_env
 
 
@@ -72,7 +64,7 @@ def _runs_since(offset: int) -> list[str]:
 def _wait_for_run(offset: int, exit_status: str) -> None:
     """Wait for the runner to log a child that ended with exit_status (an earlier test's run
     may be logged first: the runner reaps once a second)."""
-    _wait_for(
+    wait_for(
         lambda: any(f"exit={exit_status} " in line for line in _runs_since(offset)),
         10,
         f"the runner to log a run that ended with {exit_status}",
@@ -106,7 +98,7 @@ def test_kill_9_of_a_command_kills_its_run_in_the_runner_and_a_rerun_completes(r
     offset = _runner_log().stat().st_size
     first = _spawn("download", *ids, "-q", "360p", "-j", "1")
     try:
-        _wait_for(lambda: len(video_files(root)) >= 2, 90, "two videos archived")
+        wait_for(lambda: len(video_files(root)) >= 2, 90, "two videos archived")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
@@ -137,7 +129,7 @@ def test_ctrl_c_of_a_command_reaches_its_run_in_the_runner(runner) -> None:
     offset = _runner_log().stat().st_size
     proc = _spawn("download", video, "-q", "360p")
     try:
-        _wait_for(lambda: bed.media.media_requests(video) >= 1, 90, "the download to start")
+        wait_for(lambda: bed.media.media_requests(video) >= 1, 90, "the download to start")
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends the command's group
         _, err = proc.communicate(timeout=60)
     finally:

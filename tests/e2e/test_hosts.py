@@ -11,14 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tasks.claims import claim_limit_name
-from tests.helpers import assert_no_partials, video_files
+from tests.helpers import assert_no_partials, video_files, wait_for
 from ytarchive.layout import TMP
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -49,14 +47,6 @@ def _host(name: str, api_url: str, *args: str) -> subprocess.Popen:
         text=True,
         start_new_session=True,
     )
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def _log(root: Path) -> str:
@@ -110,23 +100,23 @@ def test_two_hosts_take_one_video_once_and_a_killed_hosts_claim_goes_to_the_othe
         hosts[name] = (watched, _host(name, fleet_api_url, "--watch", str(watched), "-q", "360p"))
     (a_file, a_proc), (b_file, b_proc) = hosts["host-a"], hosts["host-b"]
     try:
-        _wait_for(lambda: len(video_files(root)) == 2, 180, "both hosts warmed up")
+        wait_for(lambda: len(video_files(root)) == 2, 180, "both hosts warmed up")
         bed.media.bandwidth_cap = 15_000  # 13 s for the 360p clip: the two overlap
         for watched in (a_file, b_file):  # the same line to both hosts at once
             _append(watched, contested)
-        _wait_for(lambda: _archived_rows(root, contested) == 1, 120, "the contested video")
-        _wait_for(lambda: "is already archived" in _log(root), 60, "the other host's answer")
+        wait_for(lambda: _archived_rows(root, contested) == 1, 120, "the contested video")
+        wait_for(lambda: "is already archived" in _log(root), 60, "the other host's answer")
 
         bed.media.bandwidth_cap = 5_000  # far longer than the test: the kill lands mid-download
         _append(a_file, orphaned)
         work = root / TMP / "host-a" / orphaned
-        _wait_for(lambda: any(p.stat().st_size for p in work.glob("*.part")), 60, "bytes on disk")
+        wait_for(lambda: any(p.stat().st_size for p in work.glob("*.part")), 60, "bytes on disk")
         os.killpg(a_proc.pid, signal.SIGKILL)
         a_proc.communicate(timeout=30)
         assert _slots_held(orphaned) == 1  # the dead host's claim, until its lease lapses
         bed.media.bandwidth_cap = None
         _append(b_file, orphaned)  # within the lease, and the server's 2 s repossessor pass
-        _wait_for(lambda: _archived_rows(root, orphaned) == 1, LEASE + 60, "the orphaned video")
+        wait_for(lambda: _archived_rows(root, orphaned) == 1, LEASE + 60, "the orphaned video")
     finally:
         results = {name: _stop(proc) for name, (_, proc) in hosts.items()}
     assert a_proc.returncode == -signal.SIGKILL
