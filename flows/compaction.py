@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -97,14 +98,15 @@ def _locked(exc: BaseException) -> bool:
 
 
 def compact_catalog(root: Path, if_needed: bool = True) -> dict | None:
-    """One compaction of the catalog at root, elected through the server.
+    """One compaction of the catalog at root, elected through the server (only this host's
+    lock when no other host can reach the server: ytarchive.hosts.alone_on_server).
 
     if_needed: the background step (what is due; None when another compactor holds the
     election). Otherwise a full compaction, waiting for its turn."""
-    catalog = Catalog(root)
-    if if_needed:
-        return catalog.maintain(guard=fleet_guard)
-    return {"compaction": "full", **catalog.compact(full=True, guard=fleet_guard)}
+    from ytarchive.hosts import alone_on_server
+
+    guard = None if alone_on_server(None) else fleet_guard
+    return Catalog(root).compaction(if_needed, guard=guard)
 
 
 @flow(name=COMPACT_FLOW, log_prints=False)
@@ -168,9 +170,11 @@ def _spawn(root: Path) -> subprocess.Popen:
     """`ytarchive storage compact --if-needed` in its own session; output: catalog/.compact.log."""
     log = root / "catalog" / LOG_NAME
     log.parent.mkdir(parents=True, exist_ok=True)
+    nice = shutil.which("nice")  # at a lower CPU priority: the downloads beside it come first
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "ytarchive", "storage", "compact", "--if-needed"]
+            ([nice, "-n", "10"] if nice else [])
+            + [sys.executable, "-m", "ytarchive", "storage", "compact", "--if-needed"]
             + ["-o", str(root), "-f", "json"],
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -12,7 +12,6 @@ from uuid import UUID
 __all__ = ["configure_prefect", "drain_history", "drain_workers", "FINAL_STATE_TYPES"]
 
 FINAL_STATE_TYPES = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
-_PAGE = 200  # the server's default (and maximum) page size for /task_runs/filter
 _POLL = 0.25
 
 
@@ -72,17 +71,11 @@ def _outside_event_loop(fn: Any) -> None:
         raise errors[0]
 
 
-def _task_run_states(client: Any, flow_run_id: UUID) -> list[str]:
+def _task_run_states(api: Any, flow_run_id: UUID) -> list[str]:
     """The state type of every task run the API holds for the flow run (paged)."""
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    flow_runs = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-    states: list[str] = []
-    while True:
-        page = client.read_task_runs(flow_run_filter=flow_runs, limit=_PAGE, offset=len(states))
-        states.extend(tr.state_type.value if tr.state_type else "" for tr in page)
-        if len(page) < _PAGE:
-            return states
+    body = {"flow_runs": {"id": {"any_": [str(flow_run_id)]}}}
+    rows = api.iter_filter("task_runs", body, "read the run's task runs")
+    return [str(row.get("state_type") or "") for row in rows]
 
 
 def drain_history(
@@ -96,23 +89,25 @@ def drain_history(
     (with expected_task_runs None: when the recorded set is final and stops changing), or at
     timeout. Returns how many task runs the API holds.
     """
-    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    from ytarchive.prefect_api import PrefectApi
 
     deadline = time.monotonic() + timeout
     drain_workers(timeout=max(1.0, timeout / 2))
     run_id = UUID(str(flow_run_id))
     previous = -1
     count = 0
-    with get_client(sync_client=True) as client:
-        while True:
-            states = _task_run_states(client, run_id)
-            count = len(states)
-            all_final = all(s in FINAL_STATE_TYPES for s in states)
-            if all_final and (
-                count >= expected_task_runs if expected_task_runs is not None else count == previous
-            ):
-                return count
-            if time.monotonic() > deadline:
-                return count
-            previous = count
-            time.sleep(_POLL if expected_task_runs is not None else 2 * _POLL)
+    api = PrefectApi(str(PREFECT_API_URL.value() or "") or None)  # plain HTTP: no pydantic
+    while True:
+        states = _task_run_states(api, run_id)
+        count = len(states)
+        all_final = all(s in FINAL_STATE_TYPES for s in states)
+        if all_final and (
+            count >= expected_task_runs if expected_task_runs is not None else count == previous
+        ):
+            return count
+        if time.monotonic() > deadline:
+            return count
+        previous = count
+        time.sleep(_POLL if expected_task_runs is not None else 2 * _POLL)

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import hashlib
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from ytarchive import layout
-from ytarchive.errors import Transient
+from ytarchive.errors import ServerUnavailable, Transient
+from ytarchive.prefect_api import ApiAnswer, PrefectApi
 
 __all__ = ["CLAIM_BUCKETS", "CLAIM_PREFIX", "claim_limit_name", "video_claim"]
 
@@ -93,97 +95,120 @@ def _let_go_left_over(note: Path, video_id: str, log: Any) -> None:
     """Release the lease a killed process of this host left in `note` (gone already: fine)."""
     try:
         lease_id = UUID(note.read_text(encoding="utf-8").strip())
-        _, client = _client()
-        client.release_concurrency_slots_with_lease(lease_id)
+        _api().send("POST", _RELEASE, {"lease_id": str(lease_id)}, "let go a left-over claim")
     except ValueError:
         pass  # not a lease id: nothing to let go
     except Exception as exc:
         if not _gone(exc):
-            raise Transient(f"no claim could be made ({type(exc).__name__}: {exc})") from exc
+            raise Transient(f"no claim could be made ({_why(exc)})") from exc
     else:
         log.info("%s: let go the claim a killed run of this host left", video_id)
     note.unlink(missing_ok=True)
+
+
+# The claim's requests go over plain HTTP (ytarchive.prefect_api), not Prefect's client: that
+# client sleeps 2, 4, 8 s after a 503, and the server answers 503 whenever SQLite was busy with
+# another write ("database is locked": a deferred transaction that cannot upgrade fails at once).
+# With 4 downloads at once that was ~2 s lost on most videos. A busy answer is tried again here
+# within tens of milliseconds instead.
+_INCREMENT = "/v2/concurrency_limits/increment-with-lease"
+_RELEASE = "/v2/concurrency_limits/decrement-with-lease"
+_BUSY = (408, 429, 502, 503)  # the server's "try again" answers
+_BUSY_FOR = 30.0  # seconds of busy answers before the claim is Transient
+_UNREACHABLE_TRIES = 3  # connection failures in a row before it is
 
 
 def _acquire(
     name: str, video_id: str, lease_seconds: float, log: Any, holder: Any
 ) -> tuple[str, float, UUID]:
     """The server's url, when the granted request was sent, and the lease id of the slot."""
-    import httpx
-    from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
-
+    body: dict[str, Any] = {
+        "names": [name],
+        "slots": 1,
+        "mode": "concurrency",
+        "lease_duration": lease_seconds,
+    }
+    if holder is not None:
+        body["holder"] = holder.model_dump(mode="json") if hasattr(holder, "model_dump") else holder
     told = False
     try:
-        url, client = _client()
-        _ensure_limit(client, name)
+        api = _api()
+        _ensure_limit(api, name)
         while True:
             sent = time.monotonic()
             try:
-                response = client.increment_concurrency_slots_with_lease(
-                    names=[name],
-                    slots=1,
-                    mode="concurrency",
-                    lease_duration=lease_seconds,
-                    holder=holder,
-                )
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 423:
+                granted = _busy_retried(lambda: api.send("POST", _INCREMENT, body, "claim"))
+            except ApiAnswer as exc:
+                if exc.code != 423:
                     raise
                 if not told:
                     log.info("%s: waiting for its claim (another run holds it)", video_id)
                     told = True
-                time.sleep(min(float(exc.response.headers.get("Retry-After", 1)), _POLL_CAP))
+                time.sleep(min(_retry_after(exc, 1.0), _POLL_CAP))
                 continue
-            granted = ConcurrencyLimitWithLeaseResponse.model_validate(response.json())
-            if not granted.limits:  # the limit vanished: never "no limit, no claim"
+            if not granted.get("limits"):  # the limit vanished: never "no limit, no claim"
                 _LIMITS_SEEN.discard(name)
                 raise Transient(f"no claim could be made: limit {name} is missing")
-            return url, sent, granted.lease_id
+            return str(api.api_url), sent, UUID(str(granted["lease_id"]))
     except Transient:
         raise
     except Exception as exc:
-        raise Transient(f"no claim could be made ({type(exc).__name__}: {exc})") from exc
+        raise Transient(f"no claim could be made ({_why(exc)})") from exc
 
 
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
+def _busy_retried(call: Any, busy_for: float = _BUSY_FOR) -> Any:
+    """call(), tried again at once-ish (20 ms doubling to 0.5 s, jittered) while the server
+    answers busy, for up to `busy_for` seconds; a refused connection a few times."""
+    deadline, pause, unreachable = time.monotonic() + busy_for, 0.02, 0
+    while True:
+        try:
+            return call()
+        except ApiAnswer as exc:
+            if exc.code not in _BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(max(pause, min(_retry_after(exc, 0.0), 0.5)) * random.uniform(0.5, 1.5))
+        except ServerUnavailable:
+            unreachable += 1
+            if unreachable >= _UNREACHABLE_TRIES:
+                raise
+            time.sleep(pause * random.uniform(0.5, 1.5))
+        pause = min(pause * 2, 0.5)
 
 
-def _client() -> tuple[str, Any]:
-    """This process's client of the current API URL: one, shared by its threads."""
-    from prefect.client.orchestration import get_client
+def _retry_after(exc: ApiAnswer, default: float) -> float:
+    try:
+        return float(exc.headers.get("Retry-After", default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _api(timeout: float = 30.0) -> PrefectApi:
+    """The current API URL's REST client (Prefect's setting, as the run's own client reads it)."""
     from prefect.settings import PREFECT_API_URL
 
-    url = str(PREFECT_API_URL.value() or "")
-    with _clients_lock:
-        if url not in _clients:  # its own settings: never the run's client, closed with the run
-            settings = {"timeout": 30.0, "base_url": url}
-            _clients[url] = get_client(sync_client=True, httpx_settings=settings).__enter__()
-        return url, _clients[url]
+    return PrefectApi(str(PREFECT_API_URL.value() or "") or None, timeout=timeout)
 
 
-def _ensure_limit(client: Any, name: str) -> None:
+def _ensure_limit(api: PrefectApi, name: str) -> None:
     """The bucket's limit exists, is active and has one slot (made or mended once a process)."""
     if name in _LIMITS_SEEN:
         return
-    from prefect.client.schemas.actions import (
-        GlobalConcurrencyLimitCreate,
-        GlobalConcurrencyLimitUpdate,
-    )
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-
-    try:
-        limit = client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
-        with contextlib.suppress(ObjectAlreadyExists):  # another host made it just now
-            client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=name, limit=1, active=True)
-            )
-    else:
-        if not limit.active or limit.limit != 1:
-            client.update_global_concurrency_limit(
-                name, GlobalConcurrencyLimitUpdate(active=True, limit=1)
-            )
+    path = f"/v2/concurrency_limits/{name}"
+    limit = _busy_retried(lambda: api.get(path, "read a claim limit"))
+    if limit is None:
+        create = {"name": name, "limit": 1, "active": True}
+        try:
+            _busy_retried(lambda: api.send("POST", "/v2/concurrency_limits/", create, "make one"))
+        except ApiAnswer as exc:
+            if exc.code != 409:  # 409: another host made it just now
+                raise
+    elif not limit.get("active") or limit.get("limit") != 1:
+        mend = {"active": True, "limit": 1}
+        _busy_retried(lambda: api.send("PATCH", path, mend, "switch a claim limit on"))
     _LIMITS_SEEN.add(name)
 
 
@@ -210,8 +235,8 @@ class _Held:
 
 class _Keeper:
     """One thread a process renews every claim's lease in, lets claims go, and interrupts a
-    holder whose lease it could not renew in time. Its requests fail fast (no client retries):
-    a renewal that fails is tried at the next tick."""
+    holder whose lease it could not renew in time. A renewal is tried once (one that fails is
+    tried again at the next tick); a release through a few seconds of busy answers."""
 
     def __init__(self) -> None:
         self._held: dict[UUID, _Held] = {}
@@ -243,22 +268,18 @@ class _Keeper:
             held.released.wait(_RELEASE_WAIT)
 
     def _run(self) -> None:
-        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
-
-        clients: dict[tuple[str, float], Any] = {}
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}):
-            while True:
-                self._wake.wait(self._pause())
-                self._wake.clear()
-                with self._lock:
-                    releases, self._releases = self._releases, []
-                    held = list(self._held.values())
-                for h in releases:
-                    self._release(self._quick(clients, h), h)
-                now = time.monotonic()
-                for h in held:
-                    if now >= h.next_at:
-                        self._renew(self._quick(clients, h), h)
+        while True:
+            self._wake.wait(self._pause())
+            self._wake.clear()
+            with self._lock:
+                releases, self._releases = self._releases, []
+                held = list(self._held.values())
+            for h in releases:
+                self._release(h)
+            now = time.monotonic()
+            for h in held:
+                if now >= h.next_at:
+                    self._renew(h)
 
     def _pause(self) -> float:
         with self._lock:
@@ -266,31 +287,27 @@ class _Keeper:
         return max(0.0, min(due) - time.monotonic()) if due else 60.0
 
     @staticmethod
-    def _quick(clients: dict[tuple[str, float], Any], held: _Held) -> Any:
-        from prefect.client.orchestration import get_client
+    def _quick(held: _Held) -> PrefectApi:
+        return PrefectApi(held.url, timeout=min(5.0, held.tick / 2))
 
-        key = (held.url, min(5.0, held.tick / 2))
-        if key not in clients:
-            settings = {"timeout": key[1], "base_url": held.url}
-            clients[key] = get_client(sync_client=True, httpx_settings=settings).__enter__()
-        return clients[key]
-
-    def _release(self, client: Any, held: _Held) -> None:
+    def _release(self, held: _Held) -> None:
+        api, body = self._quick(held), {"lease_id": str(held.lease_id)}
         try:
-            client.release_concurrency_slots_with_lease(held.lease_id)
+            _busy_retried(lambda: api.send("POST", _RELEASE, body, "let go a claim"), 5.0)
             held.freed = True
         except Exception as exc:
             _log.warning("claim %s not let go (its lease lapses by itself): %s", held.lease_id, exc)
         finally:
             held.released.set()
 
-    def _renew(self, client: Any, held: _Held) -> None:
+    def _renew(self, held: _Held) -> None:
         sent = time.monotonic()
         held.next_at = sent + held.tick
-        try:
-            client.renew_concurrency_lease(held.lease_id, held.lease_seconds)
+        path = f"/v2/concurrency_limits/leases/{held.lease_id}/renew"
+        try:  # one try: a renewal that fails is tried again at the next tick
+            self._quick(held).send("POST", path, {"lease_duration": held.lease_seconds}, "renew")
         except Exception as exc:
-            held.why = f"{type(exc).__name__}: {exc}"
+            held.why = _why(exc)
             _log.warning("claim %s not renewed: %s", held.lease_id, held.why)
             if _gone(exc):
                 self._interrupt(held)
@@ -316,5 +333,4 @@ _KEEPER = _Keeper()
 
 def _gone(exc: Exception) -> bool:
     """The server says the lease is no more (expired and revoked): no renewal can save it."""
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None) in (404, 410)
+    return isinstance(exc, ApiAnswer) and exc.code in (404, 410)

@@ -85,6 +85,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _SAVED.clear()
 
 
+@pytest.fixture(autouse=True)
+def _prefect_settings_follow_the_environment() -> Iterator[None]:
+    """A test that changes PREFECT_API_URL in os.environ (monkeypatch puts it back after) would
+    leave Prefect's cached settings on its value: the next test then talks to no server."""
+    yield
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        if (PREFECT_API_URL.value() or None) != (os.environ.get("PREFECT_API_URL") or None):
+            _refresh_prefect_settings()
+
+
 @pytest.fixture(scope="session")
 def prefect_server(pytestconfig: pytest.Config) -> Iterator[str]:
     """The session's Prefect server (started once through start_server); yields its API url."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+from pathlib import Path
 
-__all__ = ["host_name"]
+__all__ = ["host_name", "alone_on_server"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def host_name() -> str:
@@ -20,3 +23,36 @@ def host_name() -> str:
     name = os.environ.get("YTARCHIVE_HOST", "").strip() or socket.gethostname() or "localhost"
     safe = _UNSAFE.sub("_", name).strip(".")
     return safe or "localhost"
+
+
+def alone_on_server(api_url: str | None) -> bool:
+    """True when no other host can work through the server at api_url: YTARCHIVE_HOST is not
+    set, and api_url is this PREFECT_HOME's own server, started listening on loopback only
+    (api_url None: PREFECT_API_URL, else the server this home would start, on loopback unless
+    its last start said otherwise).
+
+    Then every worker that can reach the server runs on this machine, where the video's lock
+    (`.locks/<host>/`) already keeps two downloads of a video apart, and the catalog's fcntl
+    lock two compactions: a claim or an election across hosts would only cost round trips. A
+    named host, another server, a server listening on other interfaces (`server start --host
+    0.0.0.0`) or state that cannot be read: False.
+    """
+    if os.environ.get("YTARCHIVE_HOST", "").strip():
+        return False
+    from ytarchive.prefect_server import state_dir
+
+    api_url = api_url or os.environ.get("PREFECT_API_URL") or None
+    started = _json(state_dir() / "last-start.json")
+    if api_url is None:  # our own server, as it would be started
+        return started is None or started.get("bind") in _LOOPBACK
+    state = _json(state_dir() / "server.json") or {}
+    ours = str(state.get("api_url") or "").rstrip("/") == api_url.rstrip("/")
+    return ours and started is not None and started.get("bind") in _LOOPBACK
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

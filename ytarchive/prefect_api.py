@@ -23,6 +23,7 @@ from ytarchive.errors import ServerUnavailable
 
 __all__ = [
     "PAGE",
+    "ApiAnswer",
     "PrefectApi",
     "history_api",
     "heartbeat_frequency",
@@ -52,6 +53,13 @@ class PrefectApi:
         if self.api_url is None:
             return []
         return self._call("POST", path, json.dumps(body).encode(), doing)
+
+    def send(self, method: str, path: str, body: dict[str, Any] | None, doing: str) -> Any:
+        """Any method; an answer that is not 2xx raises ApiAnswer (its status and headers)."""
+        if self.api_url is None:
+            raise ServerUnavailable(f"cannot {doing}: no Prefect server")
+        data = json.dumps(body).encode() if body is not None else None
+        return self._call(method, path, data, doing)
 
     def get(self, path: str, doing: str) -> Any | None:
         """GET path; None when the server answers 404 (or there is no server)."""
@@ -91,8 +99,8 @@ class PrefectApi:
             if exc.code == 404 and method == "GET":
                 raise _NotFound from exc
             detail = exc.read().decode("utf-8", "replace")[:300]
-            raise ServerUnavailable(
-                f"cannot {doing}: HTTP {exc.code} from {path}: {detail}"
+            raise ApiAnswer(
+                f"cannot {doing}: HTTP {exc.code} from {path}: {detail}", exc.code, exc.headers
             ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
@@ -105,6 +113,15 @@ class PrefectApi:
 
 class _NotFound(Exception):
     """The API answered 404."""
+
+
+class ApiAnswer(ServerUnavailable):
+    """The API answered, but not with success: `code` (423, 503, ...) and its `headers`."""
+
+    def __init__(self, message: str, code: int, headers: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.headers = headers if headers is not None else {}
 
 
 def _auth_headers() -> dict[str, str]:

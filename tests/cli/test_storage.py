@@ -243,7 +243,7 @@ def test_an_archive_with_no_catalog_yet(tmp_path: Path) -> None:
 
 
 def test_compact_keeps_the_answers(archive: Path, capsys, prefect_server: str) -> None:
-    """Elected through the server (one compaction at a time in a fleet), then compacted."""
+    """One compaction at a time (this machine's lock; in a fleet, the server's election)."""
     assert main(["storage", "list", "-f", "json", "-o", str(archive)]) == 0
     before = capsys.readouterr().out
     assert main(["storage", "compact", "-f", "json", "-o", str(archive)]) == 0

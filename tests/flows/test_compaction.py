@@ -171,3 +171,32 @@ def test_a_run_starts_a_detached_compactor_when_the_catalog_is_due_one(
     assert result["compaction"] == "merge", log
     assert Catalog(tmp_path).compaction_due() is None
     assert _history(tmp_path) == [(25, 25)]
+
+
+ALONE_COMPACT = """
+import json, sys
+from ytarchive.cli import main
+code = main(["storage", "compact", "--if-needed", "-o", sys.argv[1], "-f", "json"])
+print(json.dumps({"code": code, "prefect": "prefect" in sys.modules}))
+"""
+
+
+def test_a_compaction_on_a_machine_alone_needs_no_prefect_and_no_server(tmp_path: Path) -> None:
+    """No other host can reach this home's server (none runs; it would listen on loopback):
+    this host's lock is the whole election, so the background compactor neither imports
+    Prefect (seconds of CPU beside the downloads) nor starts a server."""
+    root, home = tmp_path / "archive", tmp_path / "prefect-home"
+    _write_rows(root, 20)
+    env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONPATH": str(REPO)}
+    for name in ("PREFECT_API_URL", "YTARCHIVE_HOST"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", ALONE_COMPACT, str(root)],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    merged, _, last = done.stdout.rstrip().rpartition("\n")
+    assert json.loads(last) == {"code": 0, "prefect": False}, done.stderr
+    assert json.loads(merged)["compaction"] == "merge"
+    assert Catalog(root).compaction_due() is None
+    assert _history(root) == [(20, 20)]
+    assert not (home / "ytarchive-server" / "server.json").exists()  # no server was started

@@ -210,3 +210,33 @@ def test_a_claim_a_killed_process_of_this_host_left_is_let_go_at_once(
     assert not layout.lease_note(tmp_path, key).exists()
     with _client() as c:
         assert c.read_global_concurrency_limit_by_name(claim_limit_name(key)).active_slots == 0
+
+
+def test_a_download_takes_the_claim_only_when_another_host_could_reach_the_server(
+    prefect_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's server is ours and listens on loopback: only this machine reaches it, and
+    the video's lock is the whole claim (no round trips). A named host is one of a fleet."""
+    from prefect import flow, task
+    from prefect.exceptions import ObjectNotFound
+
+    from tasks.download import _claim_for
+
+    key = f"alone-{os.getpid()}-{time.monotonic_ns()}"
+
+    @task(persist_result=False)
+    def claim_as_a_download_does() -> tuple[bool, int]:
+        with _claim_for(None, 60, None)(key) as held, _client() as c:
+            try:
+                limit = c.read_global_concurrency_limit_by_name(claim_limit_name(key))
+            except ObjectNotFound:
+                return held, 0
+            return held, limit.active_slots
+
+    @flow(persist_result=False)
+    def claims_flow() -> tuple[bool, int]:
+        return claim_as_a_download_does()
+
+    assert claims_flow() == (False, 0)
+    monkeypatch.setenv("YTARCHIVE_HOST", "host-a")
+    assert claims_flow() == (True, 1)

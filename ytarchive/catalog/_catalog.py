@@ -343,6 +343,13 @@ class Catalog:
             build_tail_index(self.dir)
             return merged
 
+    def compaction(self, if_needed: bool, guard: Guard | None = None) -> dict | None:
+        """maintain (what is due, or None when another compactor holds it) if_needed, else a
+        full compaction waiting for its turn: {"compaction": kind, <table>: files merged}."""
+        if if_needed:
+            return self.maintain(guard=guard)
+        return {"compaction": "full", **self.compact(full=True, guard=guard)}
+
     def compaction_due(self) -> str | None:
         """What maintain would do now: "merge" (many small files), "full" (many rows since the
         last full compaction) or None. Cheap: lists the folders, reads no rows."""

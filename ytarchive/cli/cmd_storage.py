@@ -213,20 +213,15 @@ def storage_compact(
 ) -> None:
     """Merge each catalog table into one file and rebuild the search index.
 
-    Safe while downloads run. One compaction runs at a time in a fleet sharing the archive,
-    elected through the Prefect server (started if needed); this one waits for its turn.
+    Safe while downloads run. One compaction runs at a time: on this machine by a file lock,
+    and in a fleet sharing the archive (when other hosts can reach the Prefect server) elected
+    through the server; this one waits for its turn.
     Archive runs and the hourly compact-catalog deployment start `--if-needed` ones themselves.
 
     Example: ytarchive storage compact
     """
     root = _catalog(output, write=True).root
-    from flows.runtime import configure_prefect, drain_workers
-
-    configure_prefect()
-    from flows.compaction import compact_catalog
-
-    result = compact_catalog(root, if_needed=if_needed) or {"compaction": "skipped"}
-    drain_workers(timeout=5)
+    result = _compact(root, if_needed) or {"compaction": "skipped"}
     if fmt is OutputFormat.json:
         emit_json(result)
         return
@@ -236,6 +231,26 @@ def storage_compact(
         render(rows, fmt, columns=["table", "files_merged"], title="Compacted")
     if fmt is OutputFormat.table:
         _note(_COMPACTED[kind])
+
+
+def _compact(root: Path, if_needed: bool) -> dict | None:
+    """Alone on this machine (no host but this one can reach its server): this host's lock is
+    the whole election, and neither Prefect nor a server is needed. Else the fleet's."""
+    from ytarchive.hosts import alone_on_server
+
+    if alone_on_server(None):
+        from ytarchive.catalog import Catalog
+
+        return Catalog(root).compaction(if_needed)
+    from flows.runtime import configure_prefect, drain_workers
+
+    configure_prefect()
+    from flows.compaction import compact_catalog
+
+    try:
+        return compact_catalog(root, if_needed=if_needed)
+    finally:
+        drain_workers(timeout=5)
 
 
 _COMPACTED = {
