@@ -4,24 +4,47 @@ from __future__ import annotations
 
 import os
 import sys
-
-from ytarchive.cli.app import app
+from typing import Any
 
 __all__ = ["app", "main"]
 
-# Command modules register themselves on `app` when imported. They must stay cheap to import:
-# anything heavy (prefect, yt_dlp, googleapiclient, duckdb) is imported inside command bodies.
-from ytarchive.cli import commands as _commands  # noqa: F401
+# The commands that run flows, handed whole to the resident runner when one is up, before this
+# process loads Typer and the commands (about 0.3 s of the command's own start).
+_HANDED = (("download",), ("playlist", "download"))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app() -> Any:
+    """The Typer app with every command on it. Command modules register themselves on `app`
+    when imported; they stay cheap to import (prefect, yt_dlp, googleapiclient and duckdb are
+    imported inside command bodies)."""
+    from ytarchive.cli import commands as _commands  # noqa: F401
+    from ytarchive.cli.app import app
+
+    globals()["app"] = app  # not the submodule of that name, which importing it set here
+    return app
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; our errors become one line on stderr and an exit code, never a traceback."""
+    from ytarchive.cli import runner
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(tuple(args[: len(cmd)]) == cmd for cmd in _HANDED):
+        code = runner.hand_over(args)  # the runner's child parses and runs it, as below
+        if code is not None:
+            return code
     from typer.exceptions import Abort, TyperException
 
-    from ytarchive.cli import runner
     from ytarchive.errors import YTArchiveError
 
-    runner.ARGV[:] = list(sys.argv[1:] if argv is None else argv)  # to hand the run over
+    app = _app()
+    runner.ARGV[:] = args  # to hand the run over
     given = {k: v for k, v in os.environ.items() if k.startswith("YTARCHIVE_")}
     failure: tuple[str, int] | None = None
     try:
