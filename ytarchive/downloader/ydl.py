@@ -42,7 +42,7 @@ def default_extractors(allowed: Iterable[str], classes: list[Any]) -> tuple[Any,
     try:
         names = orderedSet_from_options(key[0], aliases, use_regex=True)
     except re.error as exc:  # yt-dlp's own message for it
-        raise ValueError(f"Wrong regex for allowed_extractors: {exc.pattern}") from None
+        raise ValueError("Wrong regex for allowed_extractors: " + str(exc.pattern)) from None
     chosen = tuple(all_ies[name] for name in names)
     with _lock:
         _chosen[key] = chosen
