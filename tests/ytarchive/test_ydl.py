@@ -145,3 +145,27 @@ def test_a_forceprint_option_still_prints_the_formats_table(ytarchive_env, capfd
     assert lines[:3] == ["pre manifest", "manifest", "moved manifest"]  # --get-id's is 2nd
     assert lines[3].startswith("ID") and "RESOLUTION" in lines[3]
     assert any(line.startswith("360p") and "640x360" in line for line in lines[4:])
+
+
+# -- the warm-up a forking process does once ----------------------------------------------------
+
+_WARM_CHECK = """
+from yt_dlp.extractor import gen_extractor_classes
+from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+from ytarchive.downloader import ffmpeg_location, warm_up
+
+warm_up(every_site=True)
+left = [ie for ie in gen_extractor_classes() if ie._VALID_URL and "_VALID_URL_RE" not in vars(ie)]
+print(len(left), ffmpeg_location() in FFmpegPostProcessor._version_cache)
+"""
+
+
+def test_warm_up_leaves_every_url_pattern_compiled_and_ffmpegs_version_known() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _WARM_CHECK], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "True"]  # what each forked run no longer does itself
