@@ -13,10 +13,17 @@ Prints figures (not a test), each beside its peer measured in the same run:
    total - its ffmpeg). Target: <= 0.25 CPU s a video.
 3. peak RSS (wait4's ru_maxrss) of a --channel (5,000) video channel `--metadata-only` run and
    of a --download (500) video download run. Target: each <= 400 MB.
+4. the download path alone, no Prefect: --path (40) videos at 360p, 4 at once, through
+   `ytarchive.downloader.download_video` (one YoutubeDL a video, our post-processing) in a fresh
+   process, beside plain yt-dlp in a fresh process (one YoutubeDL a lane, as `yt-dlp -a`); CPU
+   seconds a video of that process (ffmpeg's apart), after one warm-up video each, the media
+   server in the bench's own process.
 
 Usage: uv run python bench/bench_overhead.py [--quick] [--repeat 5] [--playlist 200]
-       [--channel 5000] [--download 500]
---quick runs 3 / 40 / 500 / 60. The server lives under bench/out/prefect-home, as for
+       [--channel 5000] [--download 500] [--path 40]
+       uv run python bench/bench_overhead.py --repeat 0 --playlist 0 --channel 0 --download 0
+           # part 4 alone: no Prefect server
+--quick runs 3 / 40 / 500 / 60 / 24. The server lives under bench/out/prefect-home, as for
 bench_pipeline.py, and is stopped at the end unless --keep-server.
 """
 
@@ -62,11 +69,14 @@ def main() -> int:
     wrap = _ffmpeg_wrappers(work / "ffmpeg-bin")
     os.environ["PATH"] = f"{wrap}{os.pathsep}{os.environ['PATH']}"
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user has it: compiled modules cached
-    env = _prefect_env()
+    needs_server = any((args.repeat, args.playlist, args.channel, args.download))
+    env = _prefect_env() if needs_server else dict(os.environ)
     print(f"load average before: {_load()}")
     figures: dict[str, Any] = {"quick": args.quick}
     try:
         media = generate_dash_media(OUT / "media-cache", duration=2.0, fps=10)
+        if args.path:
+            figures["download_path"] = download_path(args.path, media, work, wrap)
         if args.repeat:
             figures["one_video"] = one_video(args.repeat, media, env, work)
         if args.playlist:
@@ -76,7 +86,7 @@ def main() -> int:
         if args.download:
             figures["download_rss"] = download_rss(args.download, media, env, work)
     finally:
-        if not args.keep_server:
+        if not args.keep_server and needs_server:
             _stop_server(env)
         shutil.rmtree(work, ignore_errors=True)
     figures["load_average_after"] = _load()
@@ -93,10 +103,12 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--playlist", type=int, default=None, help="videos in part 2 (0: skip)")
     parser.add_argument("--channel", type=int, default=None, help="channel size, part 3 (0: skip)")
     parser.add_argument("--download", type=int, default=None, help="download run, part 3 (0: skip)")
+    parser.add_argument("--path", type=int, default=None, help="videos in part 4 (0: skip)")
     parser.add_argument("--keep-server", action="store_true", help="leave the server running")
     args = parser.parse_args()
-    sizes = (3, 40, 500, 60) if args.quick else (5, 200, 5000, 500)
-    for name, size in zip(("repeat", "playlist", "channel", "download"), sizes, strict=True):
+    sizes = (3, 40, 500, 60, 24) if args.quick else (5, 200, 5000, 500, 40)
+    names = ("repeat", "playlist", "channel", "download", "path")
+    for name, size in zip(names, sizes, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, size)
     return args
@@ -393,5 +405,90 @@ def download_rss(n: int, media: Any, env: dict[str, str], work: Path) -> dict[st
     return {"videos": n, "peak_rss_mb": run["rss_mb"], "wall_s": run["wall_s"]}
 
 
+# ---------------------------------------------------------------------------------------------
+# 4. the download path alone, in its own process
+# ---------------------------------------------------------------------------------------------
+
+PATH_LANES = 4
+
+
+def download_path(n: int, media: Any, work: Path, wrap: Path) -> dict[str, Any]:
+    lib = Library()
+    videos = [lib.add_video(title=f"Path {i}").video_id for i in range(n + 1)]  # +1: warm-up
+    print(f"\n== the download path alone: {n} videos at 360p, {PATH_LANES} at once, no Prefect")
+    rows: dict[str, Any] = {}
+    with MediaServer(media, lib) as ms:
+        for kind in ("ytarchive", "ytdlp"):
+            folder = work / f"path-{kind}"
+            folder.mkdir(parents=True)
+            ids = folder / "ids.txt"
+            ids.write_text("\n".join(videos) + "\n")
+            cmd = [sys.executable, __file__, "--path-child", kind, ms.url_template, str(folder),
+                   str(wrap)]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"{kind} loop exited {done.returncode}: {done.stderr[-2000:]}")
+            rows[kind] = json.loads(done.stdout.splitlines()[-1])
+    for kind, label in (("ytarchive", "download_video, a YoutubeDL a video"),
+                        ("ytdlp", "plain yt-dlp, a YoutubeDL a lane")):  # fmt: skip
+        row = rows[kind]
+        ffmpeg = f"ffmpeg {row['ffmpeg_cpu_s']:.3f} in {row['ffmpeg_runs']:.0f} run(s)"
+        print(f"  {label:38} {row['cpu_s']:6.3f} CPU s a video, {ffmpeg}  ({row['wall_s']:.1f} s)")
+    return {"videos": n, "lanes": PATH_LANES, **rows}
+
+
+def _path_child(kind: str, template: str, folder: Path, wrap: Path) -> None:
+    """The timed loop of part 4, in a fresh process; prints one JSON line."""
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    ids = (folder / "ids.txt").read_text().split()
+    if kind == "ytarchive":
+        from ytarchive.config import Settings
+        from ytarchive.downloader import download_video
+
+        settings = Settings(output_dir=folder / "out", video_url_template=template)
+
+        def lane(share: list[str]) -> None:
+            for video in share:
+                download_video(video, settings, "360p")
+    else:
+        from yt_dlp import YoutubeDL
+
+        from ytarchive.downloader import ffmpeg_location
+
+        options = {
+            "quiet": True, "no_warnings": True, "noprogress": True, "format": "bv*+ba/b",
+            "format_sort": ["res:360"], "ffmpeg_location": ffmpeg_location(), "cachedir": False,
+        }  # fmt: skip
+
+        def lane(share: list[str]) -> None:
+            own = folder / "out" / share[0]  # each lane its own folder: generic ids collide
+            outtmpl = str(own / "%(id)s-%(autonumber)s.%(ext)s")
+            with YoutubeDL({**options, "outtmpl": outtmpl}) as ydl:
+                ydl.download([template.format(video_id=video) for video in share])
+
+    lane(ids[:1])  # imports, caches, ffmpeg's version: out of the figures
+    _take_ffmpeg_cpu(wrap)
+
+    def used() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return me.ru_utime + me.ru_stime
+
+    timed, started, wall = ids[1:], used(), time.monotonic()
+    with ThreadPoolExecutor(PATH_LANES) as pool:
+        list(pool.map(lane, [timed[k::PATH_LANES] for k in range(PATH_LANES)]))
+    cpu, wall = used() - started, time.monotonic() - wall
+    log = wrap / "cpu.log"
+    runs = len(log.read_text().splitlines()) if log.exists() else 0
+    ffmpeg, _ = _take_ffmpeg_cpu(wrap)
+    n = len(timed)
+    row = {"cpu_s": cpu / n, "ffmpeg_cpu_s": ffmpeg / n, "ffmpeg_runs": runs / n, "wall_s": wall}
+    print(json.dumps(row))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--path-child"]:
+        _path_child(sys.argv[2], sys.argv[3], Path(sys.argv[4]), Path(sys.argv[5]))
+        raise SystemExit(0)
     raise SystemExit(main())

@@ -200,7 +200,7 @@ def _preload() -> None:
         importlib.import_module(name)
     from ytarchive.downloader import warm_up
 
-    warm_up()  # yt-dlp's extractors loaded
+    warm_up(every_site=True)  # yt-dlp's extractors and URL patterns, TLS, ffmpeg's version
 
 
 _PRELOAD = (

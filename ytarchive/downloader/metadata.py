@@ -140,7 +140,7 @@ def metadata_from_info(
 
 def _extract_metadata(url: str, flat: bool, settings: Settings | None) -> dict[str, Any]:
     """The info dict (cookies stripped); with settings, the site's and the user's options too."""
-    from yt_dlp import YoutubeDL
+    from ytarchive.downloader.ydl import ydl_class
 
     options = site_options(settings, url) if settings is not None else base_options()
     logger = YtdlpLogger(log, warnings=logging.DEBUG)
@@ -150,7 +150,7 @@ def _extract_metadata(url: str, flat: bool, settings: Settings | None) -> dict[s
     else:
         options["noplaylist"] = True
     try:
-        with YoutubeDL(options) as ydl:
+        with ydl_class()(options) as ydl:
             register_jar(ydl)
             info = ydl.extract_info(url, download=False)
     except ytdlp_errors() as exc:

@@ -236,10 +236,10 @@ def validate_quality(quality: str) -> str:
     if q.rstrip("*") in _FORMAT_WORDS or _FORMAT_ID.match(q):
         return q
     if _FORMAT_SYNTAX.search(q) and " " not in q.strip():
-        from yt_dlp import YoutubeDL
+        from ytarchive.downloader.ydl import ydl_class
 
         try:
-            with YoutubeDL(base_options()) as ydl:
+            with ydl_class()(base_options(), auto_init=False) as ydl:
                 ydl.build_format_selector(q)
         except (SyntaxError, ValueError) as exc:  # yt-dlp's parser raises SyntaxError
             raise InputError(f"bad --quality {quality!r}: {clean_message(str(exc))}") from None

@@ -31,6 +31,7 @@ from ytarchive.downloader.options import (
 )
 from ytarchive.downloader.streams import parallel_ydl_class
 from ytarchive.downloader.tracking import ProgressCallback, ProgressTracker
+from ytarchive.downloader.ydl import shared_ssl_context, ydl_class
 from ytarchive.errors import DownloadFailed
 from ytarchive.models import DownloadResult, VideoMetadata
 from ytarchive.refs import is_video_id
@@ -45,17 +46,32 @@ log = logging.getLogger("ytarchive.downloader")
 MAX_IN_PLACE_SLEEP = 30.0  # the longest yt-dlp waits between two tries of one request
 
 
-def warm_up() -> None:
-    """Import yt-dlp and load its extractors ahead of the first download (about a second).
+def warm_up(every_site: bool = False) -> None:
+    """Do ahead of the first download what every process does once: import yt-dlp, load
+    its extractors, the TLS context (the CA bundle) and ffmpeg's version (yt-dlp runs
+    `ffmpeg -bsfs` and `ffprobe -bsfs` once a process); about a second.
 
-    Run it in a background thread while metadata is fetched; it never raises.
+    ``every_site`` also compiles every extractor's URL pattern (about 0.7 s of CPU): yt-dlp
+    tries them in turn until one matches, so a URL of no known site (a generic page, the test
+    bed's) compiles them all, once a process. A process that forks its runs (the resident
+    runner) does this once for all of them. Run it in a background thread while metadata is
+    fetched, or before forking; it never raises.
     """
     try:
-        from yt_dlp import YoutubeDL
+        from yt_dlp.extractor import gen_extractor_classes
+        from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 
-        with YoutubeDL(base_options()) as ydl:
+        options = base_options()
+        location = ffmpeg_location()
+        if location:
+            options["ffmpeg_location"] = location
+        shared_ssl_context()  # yt-dlp's defaults, as _download_options leaves them
+        with ydl_class()(options) as ydl:
             ydl.get_info_extractor("Generic")
-        ffmpeg_location()
+            FFmpegPostProcessor.get_versions(ydl)
+        if every_site:
+            for extractor in gen_extractor_classes():
+                extractor.suitable("http://127.0.0.1/")
     except Exception:  # a warm-up only: the download itself reports real problems
         log.debug("yt-dlp warm-up failed", exc_info=True)
 
@@ -143,16 +159,14 @@ def _run_ytdlp(
     live_from_start: bool = False,
 ) -> _Done:
     """Extract (one request for the page or manifest), check the live status, then download."""
-    from yt_dlp import YoutubeDL
-
-    ydl_class = parallel_ydl_class() if streams_at_once(settings) > 1 else YoutubeDL
+    factory = parallel_ydl_class() if streams_at_once(settings) > 1 else ydl_class()
     work.mkdir(parents=True, exist_ok=True)
     options = _download_options(url, work, quality, tracker, settings)
     if live_from_start:
         options["live_from_start"] = True
     offered: list[str] | None = None
     try:
-        with ydl_class(options) as ydl:
+        with factory(options) as ydl:
             register_jar(ydl)
             ydl.add_post_processor(record_fields_pp(record), when="pre_process")
             found = ydl.extract_info(url, download=False, process=False)

@@ -124,7 +124,9 @@ def parallel_ydl_class() -> type[Any]:
     """
     from yt_dlp import YoutubeDL
 
-    class ParallelStreamsYoutubeDL(YoutubeDL):  # type: ignore[misc]
+    from ytarchive.downloader.ydl import ydl_class
+
+    class ParallelStreamsYoutubeDL(ydl_class()):  # type: ignore[misc]
         _streams: _Streams | None = None
 
         def __init__(self, params: dict[str, Any] | None = None, auto_init: bool = True) -> None:
