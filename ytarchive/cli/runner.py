@@ -239,11 +239,11 @@ def serve() -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0  # another runner for this home
+    fingerprint = _fingerprint()  # before loading: sources changed meanwhile make it stale
     _preload()
     if threading.active_count() != 1:
         _log(f"not serving: {threading.active_count()} threads after loading (unsafe to fork)")
         return 1
-    fingerprint = _fingerprint()
     server_pid = _server_pid()
     path = _socket_path()
     path.unlink(missing_ok=True)
