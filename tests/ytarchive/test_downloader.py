@@ -235,3 +235,32 @@ def test_a_quality_no_format_offers_says_what_was_asked_and_offered(ytarchive_en
         "(asked for bestvideo[height=480]; offered: 1080p, 720p, 360p, audio)"
     )
     assert ytarchive_env.testbed.media.media_requests(video.video_id) == 0
+
+
+def test_downloads_run_the_wheels_ffmpeg_with_ffprobe_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The static ffmpeg starts in a sixth of the time of a distribution's shared-library build,
+    and yt-dlp finds ffprobe next to the ffmpeg it is given: both are there, and both run."""
+    import shutil
+    import subprocess
+
+    import imageio_ffmpeg
+    from yt_dlp import YoutubeDL
+    from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+
+    from ytarchive.downloader import ffmpeg_location
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    location = ffmpeg_location()
+    assert location is not None and Path(location).name == "ffmpeg"
+    assert Path(location).resolve() == Path(imageio_ffmpeg.get_ffmpeg_exe()).resolve()
+    version = subprocess.run([location, "-version"], capture_output=True, text=True).stdout
+    assert version.startswith("ffmpeg version")
+    with YoutubeDL({"ffmpeg_location": location, "quiet": True}) as ydl:
+        pp = FFmpegPostProcessor(ydl)
+        assert pp.available
+        if shutil.which("ffprobe"):  # Debian's ffmpeg package brings it (CI installs it)
+            assert pp.probe_available
+            assert Path(pp.probe_executable).resolve() == Path(shutil.which("ffprobe")).resolve()
+    assert ffmpeg_location() == location  # made once, then found as it is

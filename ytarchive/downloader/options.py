@@ -64,15 +64,49 @@ _FORMAT_ID = re.compile(r"^[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*$")
 
 @lru_cache(maxsize=1)
 def ffmpeg_location() -> str | None:
-    """ffmpeg on PATH, else the static binary the imageio-ffmpeg wheel ships."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
+    """The ffmpeg downloads run: the static build the imageio-ffmpeg wheel ships, else ffmpeg on
+    PATH. `[ytdlp] ffmpeg_location` (a file or a folder) overrides it for downloads.
+
+    Why the wheel's first: it is one file that starts in about 0.02 CPU s (ffmpeg 9, with the
+    encoders we use: aac, mp3, opus, flac, the subtitle formats, mjpeg and png), where Debian's
+    ffmpeg 5.1, linked against some 200 shared libraries, takes 0.12 s, and every video runs
+    ffmpeg twice (the merge, then the tags): a fifth of a CPU second a video, the largest share
+    left of what a download costs us (bench/bench_overhead.py). yt-dlp looks for ffprobe beside
+    the ffmpeg it is given, so the answer is a link named ffmpeg in a folder of ours with the
+    ffprobe on PATH linked beside it (the wheel has none); without a writable cache folder, the
+    wheel's binary itself (and no ffprobe).
+    """
     try:
         import imageio_ffmpeg
-    except ImportError:  # pragma: no cover - a dependency of ours
-        return None
-    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+        exe = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):  # not installed, or no binary for this platform
+        return shutil.which("ffmpeg")
+    probe = shutil.which("ffprobe")
+    try:
+        return str(_linked(exe, probe))
+    except OSError:
+        return exe
+
+
+def _linked(exe: str, probe: str | None) -> Path:
+    """<cache>/ytarchive/ffmpeg/<key>/ffmpeg -> exe, and ffprobe -> probe when there is one."""
+    import hashlib
+    import os
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(f"{exe}\0{probe}".encode()).hexdigest()[:12]
+    folder = cache / "ytarchive" / "ffmpeg" / key
+    links = {"ffmpeg": exe, **({"ffprobe": probe} if probe else {})}
+    for name, target in links.items():
+        link = folder / name
+        if not (link.is_symlink() and os.readlink(link) == target):
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(target)
+            tmp.replace(link)  # atomic: another process making the same link is fine
+    return folder / "ffmpeg"
 
 
 def ytdlp_version() -> str:
