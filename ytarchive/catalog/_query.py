@@ -30,7 +30,7 @@ def first_rows(con: Any, sql: Sql, cond: str, want: int, by_status: bool) -> lis
     ).fetchall()
     if tail:
         live = con.execute(
-            f"SELECT NULL, video_id, epoch_us(published_at) FROM ({sql.tail_archive()}) "
+            f"SELECT NULL, video_id, epoch_us(published_at) FROM ({sql.changed_rows()}) "
             f"WHERE {cond} ORDER BY {LIST_ORDER} LIMIT {int(want)}"
         ).fetchall()
         keys = sorted(keys + live, key=lambda k: (k[2] is None, -(k[2] or 0), k[1]))[:want]
@@ -41,7 +41,7 @@ def first_rows(con: Any, sql: Sql, cond: str, want: int, by_status: bool) -> lis
         query = f"SELECT * FROM {stored} WHERE rid IN ({', '.join(rids)})"
         rows.update((r["video_id"], r) for r in fetch(con, query, ARCHIVE_COLUMNS))
     if changed:
-        query = sql.tail_archive(f"video_id IN ({', '.join(changed)})")
+        query = sql.changed_rows(f"video_id IN ({', '.join(changed)})")
         rows.update((r["video_id"], r) for r in fetch(con, query, ARCHIVE_COLUMNS))
     return [rows[k[1]] for k in keys]
 
@@ -148,15 +148,18 @@ class Search:
 
     def _indexed(self, derived: Derived, tail: bool) -> list[tuple]:
         """(video_id, title_match, published_us, rid) of the base's best matches (the index)."""
-        matched = self.con.execute(
-            f"SELECT w, token_id, df FROM {derived.table('vocab')} JOIN _words "
-            "ON contains(token, w) ORDER BY w, token_id"
+        holds = [f"contains(token, {literal(w)})" for w in self.words]
+        matched = self.con.execute(  # one pass over the vocabulary, whatever the word count
+            f"SELECT token_id, df, {', '.join(holds)} FROM {derived.table('vocab')} "
+            f"WHERE {' OR '.join(holds)} ORDER BY token_id"
         ).fetchall()
         per_word: dict[str, tuple[int, list[int]]] = {w: (0, []) for w in self.words}
-        for w, token_id, df in matched:
-            total, ids = per_word[w]
-            ids.append(token_id)
-            per_word[w] = (total + df, ids)
+        for token_id, df, *flags in matched:
+            for w, held in zip(self.words, flags, strict=True):
+                if held:
+                    total, ids = per_word[w]
+                    ids.append(token_id)
+                    per_word[w] = (total + df, ids)
         if any(not ids for _, ids in per_word.values()):
             return []  # a word no token holds: nothing in the base matches
         keep = "true"
