@@ -63,12 +63,8 @@ class Search:
     def __init__(self, con: Any, sql: Sql, words: list[str], limit: int) -> None:
         self.con, self.sql, self.limit = con, sql, limit
         self.cur = "_cur"
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _words AS "
-            "SELECT DISTINCT lower(w) AS w FROM unnest(?::VARCHAR[]) t(w)",
-            [words],
-        )
-        self.words = [r[0] for r in con.execute("SELECT w FROM _words ORDER BY w").fetchall()]
+        query = "SELECT DISTINCT lower(w) AS w FROM unnest(?::VARCHAR[]) t(w) ORDER BY w"
+        self.words = [r[0] for r in con.execute(query, [words]).fetchall()]
 
     def run(self) -> list[dict]:
         derived = self.sql.state.derived
@@ -109,7 +105,8 @@ class Search:
                 rows.update((r["video_id"], r) for r in fetch(self.con, query, ARCHIVE_COLUMNS))
         if changed:
             where = "video_id IN (" + ", ".join(literal(i) for i in sorted(changed)) + ")"
-            query = self.sql.archive(where) if derived else self.sql.live_archive(where)
+            # every changed id has rows newer than the derived archive (it is in _tail_ids)
+            query = self.sql.changed_rows(where) if derived else self.sql.live_archive(where)
             live = fetch(self.con, query, ARCHIVE_COLUMNS)
             rows.update((r["video_id"], r) for r in live)
         return rows
