@@ -145,25 +145,14 @@ class Search:
 
     def _indexed(self, derived: Derived, tail: bool) -> list[tuple]:
         """(video_id, title_match, published_us, rid) of the base's best matches (the index)."""
-        holds = [f"contains(token, {literal(w)})" for w in self.words]
-        matched = self.con.execute(  # one pass over the vocabulary, whatever the word count
-            f"SELECT token_id, df, {', '.join(holds)} FROM {derived.table('vocab')} "
-            f"WHERE {' OR '.join(holds)} ORDER BY token_id"
-        ).fetchall()
-        per_word: dict[str, tuple[int, list[int]]] = {w: (0, []) for w in self.words}
-        for token_id, df, *flags in matched:
-            for w, held in zip(self.words, flags, strict=True):
-                if held:
-                    total, ids = per_word[w]
-                    ids.append(token_id)
-                    per_word[w] = (total + df, ids)
-        if any(not ids for _, ids in per_word.values()):
+        per_word = self._token_ranges(derived)
+        if any(not ranges for _, ranges in per_word):
             return []  # a word no token holds: nothing in the base matches
         keep = "true"
         if tail:
             keep = f"rid NOT IN (SELECT rid FROM {self._gone(derived)})"
         postings = derived.table("postings")
-        preds = [_in_ranges(ids) for _, ids in sorted(per_word.values())]  # rarest word first
+        preds = [_in_ranges(ranges) for _, ranges in sorted(per_word)]  # rarest word first
         if len(preds) == 1:
             hits = self._top_one_word(postings, preds[0], keep)
         else:
@@ -177,6 +166,29 @@ class Search:
             f"FROM {derived.table('archive')} WHERE rid IN ({rids})"
         ).fetchall()
         return [(vid, title_match[rid], published, rid) for rid, vid, published in rows]
+
+    def _token_ranges(self, derived: Derived) -> list[tuple[int, list[tuple[int, int]]]]:
+        """Per query word: how many postings its tokens have, and the id ranges of the tokens
+        that hold it. One pass over the vocabulary, whatever the word count, and the ranges made
+        there: a common word's tokens are many (tens of thousands for a channel's name in
+        links), their ranges few."""
+        holds = [f"contains(token, {literal(w)})" for w in self.words]
+        flags, ks = ", ".join(holds), ", ".join(str(k) for k in range(len(holds)))
+        rows = self.con.execute(
+            f"WITH m AS (SELECT token_id, df, unnest([{flags}]) AS held, unnest([{ks}]) AS k "
+            f"FROM {derived.table('vocab')} WHERE {' OR '.join(holds)}), "
+            "h AS (SELECT k, token_id, df, "
+            "token_id - row_number() OVER (PARTITION BY k ORDER BY token_id) AS run FROM m "
+            "WHERE held) "
+            "SELECT k, min(token_id) AS lo, max(token_id), sum(df) FROM h GROUP BY k, run "
+            "ORDER BY k, lo"
+        ).fetchall()
+        per_word: list[tuple[int, list[tuple[int, int]]]] = [(0, []) for _ in self.words]
+        for k, lo, hi, df in rows:
+            total, ranges = per_word[k]
+            ranges.append((lo, hi))
+            per_word[k] = (total + int(df), ranges)
+        return per_word
 
     def _gone(self, derived: Derived) -> str:
         """A table of the stored rids whose newer metadata self.cur holds: the tail index's
@@ -234,16 +246,11 @@ class Search:
         ).fetchall()
 
 
-def _in_ranges(ids: list[int]) -> str:
-    """`token_id` in these ids, as ranges of consecutive ids (which the scan can prune by)."""
-    ranges: list[list[int]] = []
-    for i in sorted(ids):
-        if ranges and ranges[-1][1] == i - 1:
-            ranges[-1][1] = i
-        else:
-            ranges.append([i, i])
+def _in_ranges(ranges: list[tuple[int, int]]) -> str:
+    """`token_id` in these ranges of consecutive ids (which the scan can prune by)."""
     if len(ranges) > MAX_RANGES:
-        return f"token_id IN ({', '.join(map(str, ids))})"
+        ids = ", ".join(str(i) for a, b in ranges for i in range(a, b + 1))
+        return f"token_id IN ({ids})"
     terms = [f"token_id = {a}" if a == b else f"token_id BETWEEN {a} AND {b}" for a, b in ranges]
     return "(" + " OR ".join(terms) + ")"
 
