@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -116,6 +117,19 @@ def plain_strings(con: Any, alias: str) -> Iterator[None]:
         con.execute(f"CHECKPOINT {alias}")
     finally:
         con.execute("RESET disabled_compression_methods")
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (while many rows become Python objects: it would
+    run every 700 of them, and makes stats() at a million videos ~20 ms slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _shared: Any = None

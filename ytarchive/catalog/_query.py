@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ytarchive.catalog._db import fetch
+from ytarchive.catalog._db import fetch, gc_paused
 from ytarchive.catalog._files import Derived
-from ytarchive.catalog._schema import ARCHIVE_COLUMNS, KEYS, LIST_ORDER, MAX_RANGES
+from ytarchive.catalog._schema import ARCHIVE_COLUMNS, KEYS, LIST_ORDER, MAX_RANGES, STATS_KEYS
 from ytarchive.catalog._sql import Sql, literal, scan, search_text
 
 
@@ -44,6 +45,26 @@ def first_rows(con: Any, sql: Sql, cond: str, want: int, by_status: bool) -> lis
         query = sql.changed_rows(f"video_id IN ({', '.join(changed)})")
         rows.update((r["video_id"], r) for r in fetch(con, query, ARCHIVE_COLUMNS))
     return [rows[k[1]] for k in keys]
+
+
+def sum_stats(con: Any, parts: list[str]) -> dict:
+    """stats() from `parts`, rows of STATS_KEYS per channel_title to add up: the totals, and
+    the channels with videos, most first. The channels come as one JSON text of arrays, parsed
+    in C: at a million videos there are 16,000 of them, and DuckDB hands over rows at ~0.3 us a
+    value, which was most of the time stats() took."""
+    sums = ", ".join(f"sum({k})::BIGINT AS {k}" for k in STATS_KEYS)
+    keys = ", ".join(STATS_KEYS)
+    row = con.execute(
+        f"WITH per AS (SELECT channel_title, {sums} FROM ({' UNION ALL '.join(parts)}) "
+        "GROUP BY channel_title HAVING sum(videos) > 0) "
+        f"SELECT {sums}, string_agg(json_array(channel_title, {keys})::VARCHAR, ',' "
+        "ORDER BY videos DESC, channel_title NULLS LAST) FROM per"
+    ).fetchone()
+    summary = dict(zip(STATS_KEYS, (int(v or 0) for v in row[:-1]), strict=True))
+    names = ("channel_title", *STATS_KEYS)
+    with gc_paused():  # 32,000 new containers would set off the collector again and again
+        channels = [dict(zip(names, r, strict=True)) for r in json.loads(f"[{row[-1] or ''}]")]
+    return {**summary, "channels": channels}
 
 
 # -- search -----------------------------------------------------------------------------------
