@@ -40,7 +40,7 @@ from ytarchive.catalog._files import (
     timestamp_of,
     utcnow,
 )
-from ytarchive.catalog._query import Search, first_rows
+from ytarchive.catalog._query import Search, first_rows, sum_stats
 from ytarchive.catalog._schema import (
     ARCHIVE_COLUMNS,
     COLUMNS,
@@ -226,21 +226,7 @@ class Catalog:
                         stats_sql(old, sign=-1, prefix="old_"),
                         stats_sql("SELECT * FROM _changed"),
                     ]
-            sums = ", ".join(f"sum({k})::BIGINT AS {k}" for k in STATS_KEYS)
-            per = (
-                f"SELECT channel_title, {sums} FROM ({' UNION ALL '.join(parts)}) "
-                "GROUP BY channel_title"
-            )
-            cur = con.execute(
-                f"SELECT grouping(channel_title) AS total, channel_title, {sums} FROM ({per}) "
-                "WHERE videos > 0 GROUP BY GROUPING SETS ((), (channel_title)) "
-                "ORDER BY total DESC, videos DESC, channel_title NULLS LAST"
-            )
-            rows = cur.fetchall()
-            columns = ("channel_title", *STATS_KEYS)
-            summary = dict(zip(STATS_KEYS, (int(v or 0) for v in rows[0][2:]), strict=True))
-            channels = [dict(zip(columns, r[1:], strict=True)) for r in rows[1:]]
-            return {**summary, "channels": channels}
+            return sum_stats(con, parts)
 
         return self._read(run, archive=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -102,6 +103,33 @@ def compact_connection(catalog_dir: Path) -> Iterator[Any]:
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def plain_strings(con: Any, alias: str) -> Iterator[None]:
+    """Tables made inside store their strings uncompressed: a search scans every row of its
+    text columns, and decoding FSST or dictionary strings costs more than that scan (at a million
+    videos, 45 ms against 19 ms for the 400,000 tokens). Written out by a checkpoint of the
+    database `alias` before compression is allowed again."""
+    con.execute("SET disabled_compression_methods = 'fsst,dictionary,dict_fsst'")
+    try:
+        yield
+        con.execute(f"CHECKPOINT {alias}")
+    finally:
+        con.execute("RESET disabled_compression_methods")
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (while many rows become Python objects: it would
+    run every 700 of them, and makes stats() at a million videos ~20 ms slower)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _shared: Any = None

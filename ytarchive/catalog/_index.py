@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ytarchive.catalog._db import plain_strings
 from ytarchive.catalog._files import (
     Files,
     State,
@@ -158,11 +159,12 @@ def _write_index(con: Any, scratch: Path, alias: str) -> None:
         else "(SELECT NULL::INTEGER AS rid, NULL::VARCHAR AS token, NULL::BOOLEAN AS in_title "
         "WHERE false)"
     )
-    con.execute(
-        f"CREATE TABLE {alias}.vocab AS SELECT "
-        "(row_number() OVER (ORDER BY token) - 1)::INTEGER AS token_id, token, df "
-        f"FROM (SELECT token, count(*)::INTEGER AS df FROM {tokens} GROUP BY token) ORDER BY token"
-    )
+    with plain_strings(con, alias):  # every search scans all tokens: no decompressing them
+        con.execute(
+            f"CREATE TABLE {alias}.vocab AS SELECT "
+            "(row_number() OVER (ORDER BY token) - 1)::INTEGER AS token_id, token, df FROM "
+            f"(SELECT token, count(*)::INTEGER AS df FROM {tokens} GROUP BY token) ORDER BY token"
+        )
     con.execute(
         f"CREATE TABLE {alias}.postings AS SELECT v.token_id, t.rid, t.in_title FROM {tokens} t "
         f"JOIN {alias}.vocab v USING (token) ORDER BY v.token_id, t.rid"

@@ -163,7 +163,23 @@ class Sql:
             return stored
         return (
             f"{stored} AND video_id NOT IN (SELECT video_id FROM _tail_ids) UNION ALL "
-            f"SELECT {cols} FROM ({self.tail_archive(where)})"
+            f"SELECT {cols} FROM ({self.changed_rows(where)})"
+        )
+
+    def changed_rows(self, where: str = "") -> str:
+        """What tail_archive(where) gives, read from the tail index's archive rows where no
+        newer file has rows of the video (those are computed: tail_archive with rest)."""
+        index = self.state.tail_index
+        if index is None:
+            return self.tail_archive(where)
+        cols = col_list(ARCHIVE_COLUMNS)
+        extra = f" AND ({where})" if where else ""
+        stored = f"SELECT {cols} FROM {index.table('archive')} WHERE true{extra}"
+        if not any(self.state.rest(t) for t in ("videos", "downloads")):
+            return stored
+        return (
+            f"{stored} AND video_id NOT IN ({self.tail_ids(rest=True)}) UNION ALL "
+            f"SELECT {cols} FROM ({self.tail_archive(where, rest=True)})"
         )
 
     def tail_archive(

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ytarchive.catalog._db import attach, compact_connection
+from ytarchive.catalog._db import attach, compact_connection, plain_strings
 from ytarchive.catalog._files import (
     State,
     atomic_write,
@@ -110,7 +110,8 @@ def _write(con: Any, sql: Sql, alias: str) -> None:
             "NULL::VARCHAR AS lt, NULL::VARCHAR AS txt, NULL::TIMESTAMPTZ AS fetched_at, "
             "NULL::TIMESTAMPTZ AS recorded_at WHERE false"
         )
-    con.execute(f"CREATE TABLE {alias}.cur AS {cur}")
+    with plain_strings(con, alias):  # every search scans all of it
+        con.execute(f"CREATE TABLE {alias}.cur AS {cur}")
     derived = sql.state.derived
     assert derived is not None  # a tail index is built only over a full compaction's base
     con.execute(
