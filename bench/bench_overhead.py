@@ -68,6 +68,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="overhead-", dir=OUT))
     wrap = _ffmpeg_wrappers(work / "ffmpeg-bin")
     os.environ["PATH"] = f"{wrap}{os.pathsep}{os.environ['PATH']}"
+    # ours runs the imageio-ffmpeg wheel's binary (ytarchive.downloader.ffmpeg_location), which
+    # imageio finds through IMAGEIO_FFMPEG_EXE first: the wrapper, which runs that same binary
+    os.environ["IMAGEIO_FFMPEG_EXE"] = str(wrap / "ffmpeg")
+    os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # where our ffmpeg/ffprobe links go
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user has it: compiled modules cached
     needs_server = any((args.repeat, args.playlist, args.channel, args.download))
     env = _prefect_env() if needs_server else dict(os.environ)
@@ -197,15 +201,15 @@ def _wait_for_runner(env: dict[str, str], timeout: float = 90) -> bool:
 
 
 def _ffmpeg_wrappers(folder: Path) -> Path:
-    """ffmpeg and ffprobe on PATH that run the real ones and log the CPU seconds each used
-    (wait4, microseconds) and the wrapper's own (taken out of both sides' totals)."""
+    """ffmpeg and ffprobe on PATH that run the real ones (ffmpeg: the one ytarchive runs, for
+    both sides) and log the CPU seconds each used (wait4, microseconds) and the wrapper's own
+    (taken out of both sides' totals)."""
+    from ytarchive.downloader import ffmpeg_location
+
     folder.mkdir(parents=True)
     for name in ("ffmpeg", "ffprobe"):
-        real = shutil.which(name)
-        if real is None:
-            from tests.testbed.media import ffmpeg_exe
-
-            real = ffmpeg_exe() if name == "ffmpeg" else None
+        location = ffmpeg_location() if name == "ffmpeg" else None  # the one ours runs
+        real = str(Path(location).resolve()) if location else shutil.which(name)
         if real is None:
             continue
         script = folder / name

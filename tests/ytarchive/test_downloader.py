@@ -254,6 +254,7 @@ def test_downloads_run_the_wheels_ffmpeg_with_ffprobe_beside_it(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     location = ffmpeg_location()
     assert location is not None and Path(location).name == "ffmpeg"
+    assert Path(location).parent.parent == tmp_path / "ytarchive" / "ffmpeg"
     assert Path(location).resolve() == Path(imageio_ffmpeg.get_ffmpeg_exe()).resolve()
     version = subprocess.run([location, "-version"], capture_output=True, text=True).stdout
     assert version.startswith("ffmpeg version")
@@ -263,4 +264,6 @@ def test_downloads_run_the_wheels_ffmpeg_with_ffprobe_beside_it(
         if shutil.which("ffprobe"):  # Debian's ffmpeg package brings it (CI installs it)
             assert pp.probe_available
             assert Path(pp.probe_executable).resolve() == Path(shutil.which("ffprobe")).resolve()
-    assert ffmpeg_location() == location  # made once, then found as it is
+    assert ffmpeg_location() == location  # found as it is
+    Path(location).unlink()
+    assert ffmpeg_location() == location and Path(location).exists()  # made again

@@ -62,7 +62,6 @@ _FORMAT_WORDS = {
 _FORMAT_ID = re.compile(r"^[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*$")
 
 
-@lru_cache(maxsize=1)
 def ffmpeg_location() -> str | None:
     """The ffmpeg downloads run: the static build the imageio-ffmpeg wheel ships, else ffmpeg on
     PATH. `[ytdlp] ffmpeg_location` (a file or a folder) overrides it for downloads.
@@ -74,7 +73,8 @@ def ffmpeg_location() -> str | None:
     left of what a download costs us (bench/bench_overhead.py). yt-dlp looks for ffprobe beside
     the ffmpeg it is given, so the answer is a link named ffmpeg in a folder of ours with the
     ffprobe on PATH linked beside it (the wheel has none); without a writable cache folder, the
-    wheel's binary itself (and no ffprobe).
+    wheel's binary itself (and no ffprobe). Looked at on every call (a few system calls): a
+    link folder someone removed is made again, never handed to yt-dlp missing.
     """
     try:
         import imageio_ffmpeg
