@@ -138,3 +138,33 @@ def test_ctrl_c_of_a_command_reaches_its_run_in_the_runner(runner) -> None:
     assert proc.returncode == 130, err  # as the command itself ends on Ctrl-C
     assert "Traceback" not in err
     _wait_for_run(offset, "130")
+
+
+@pytest.mark.slow
+def test_a_watch_handed_to_the_runner_writes_each_line_to_a_log_as_it_comes(
+    runner, tmp_path: Path
+) -> None:
+    """stderr sent to a file is line-buffered in the runner's child, as in a process of its own:
+    a `--watch` left running shows what it did, not only once it exits."""
+    video = runner.testbed.lib.add_video().video_id
+    first = _spawn("download", video, "-q", "360p")
+    assert first.wait(timeout=120) == 0
+    watched, log = tmp_path / "urls.txt", tmp_path / "stderr.txt"
+    watched.write_text(video + "\n")
+    offset = _runner_log().stat().st_size
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ytarchive", "download", "--watch", str(watched)],
+            cwd=ROOT, env=dict(os.environ), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: "Skipped 1 line(s) already archived" in log.read_text(), 60,
+                 "the watch's first line in its log, while it runs")  # fmt: skip
+        assert proc.poll() is None  # still watching: the line came before any exit
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    _wait_for_run(offset, "0")  # the watch ran as the runner's child

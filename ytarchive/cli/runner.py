@@ -367,9 +367,11 @@ def _child(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> int:
 
 
 def _reopen_streams() -> None:
+    """The command's streams as Python opens its own: stderr line-buffered wherever it goes (a
+    log file shows each line as it comes, not at exit), stdout so in a terminal."""
     for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
         mode = "r" if fd == 0 else "w"
-        buffering = 1 if fd != 0 and os.isatty(fd) else -1
+        buffering = 1 if fd == 2 or (fd == 1 and os.isatty(fd)) else -1
         stream = open(fd, mode, buffering=buffering, encoding="utf-8", closefd=False)
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
