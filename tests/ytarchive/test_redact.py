@@ -42,3 +42,15 @@ def test_the_filter_masks_messages_arguments_and_tracebacks(
         logger.exception("calling %s", "http://h/?key=AIzaSyTRACEBACK")
     assert "AIzaSyTRACEBACK" not in caplog.text
     assert "calling http://h/?key=***" in caplog.text and "ValueError: bad key ***" in caplog.text
+
+
+def test_the_cli_error_line_is_redacted_last_of_all(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever an error's text carries (a URL with its key, a registered secret), the one line
+    the command prints has neither."""
+    from ytarchive.cli import _fail
+
+    register_secret(SecretStr("cookie-value-456"))
+    with pytest.raises(SystemExit) as exit_:
+        _fail("HTTP 403 for https://h/v3/videos?key=AIzaSyLEAK (cookie-value-456)\nmore", 2)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "Error: HTTP 403 for https://h/v3/videos?key=*** (***)\n"

@@ -75,6 +75,9 @@ def _restore_settings_env(given: dict[str, str]) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    first_line = message.strip().splitlines()[0] if message.strip() else "error"
+    """One line on stderr, through redact() last of all: no message ever shows a secret."""
+    from ytarchive.redact import redact
+
+    first_line = redact(message.strip().splitlines()[0]) if message.strip() else "error"
     sys.stderr.write(f"Error: {first_line}\n")
     raise SystemExit(code)
