@@ -1,7 +1,7 @@
 """Archive flows: videos (one or many refs) and a playlist or channel, over the same tasks.
 
 archive_playlist_flow reads like the pipeline: list the items -> drop what the catalog holds as
-archived or unavailable -> metadata 50 ids a task -> download each video, at most N at once ->
+archived or unavailable -> metadata 50 ids a task -> download each video, N fetching at once ->
 record each outcome as it completes -> progress and summary artifacts -> the run's final state.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import braking, compaction, run_context
+from flows import braking, compaction, run_context, runtime
 from flows.items import Batches as _Batches
 from flows.items import Item as _Item
 from flows.items import batch_outcome, playlist_items, video_items
@@ -50,7 +50,9 @@ __all__ = [
     "archive_playlist_flow",
 ]
 
-MAX_WORKERS = 64  # threads for tasks; downloads are further held to max_concurrent at once
+runtime.prompt_flow_ends()  # no wait on Prefect's heartbeat thread as a flow run ends
+
+MAX_WORKERS = 72  # threads for tasks: 64 downloads fetching at most, the few ahead, metadata
 STATUSES = ("archived", "unavailable", "failed", "upcoming", "live")  # the catalog's
 
 
@@ -152,6 +154,7 @@ class _Run:
         self.metadata_task = with_retries(metadata_batch_task, settings, on_retry=self._retrying)
         self.download_task = download_task_for(settings)
         self.brake = braking.start(settings, self.flow_run_id)  # one per run, for its tasks
+        self.window = braking.open_window(settings, self.flow_run_id)  # N fetching at once
         self.live_from_start = False
         self.results: dict[str, DownloadResult] = {}
         self.skipped: set[str] = set()
@@ -289,8 +292,9 @@ class _Run:
                 item.record = None  # written: a big channel's records are not all kept
 
     def _download_all(self, todo: list[_Item], batches: _Batches) -> None:
-        """Submit downloads as their metadata arrives, never more than max_concurrent at once."""
-        limit = int(self.settings.max_concurrent)
+        """Submit downloads as their metadata arrives; max_concurrent of them fetch at once
+        (the run's window), a few more get ready or finish beside them."""
+        limit = braking.in_flight_limit(self.window)
         slot_limit = braking.fleet_download_limit()
         done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
         in_flight = 0

@@ -1,9 +1,13 @@
 """An archive run's download window: its run-wide brake, and the fleet's download slot limit.
 
-One Brake per flow run, shared by that run's download tasks (tasks.download.bind_brake: they
-run in the flow's process). Each task asks it before its download and tells it the outcome;
-the flow asks it before submitting the next download. When it stops the run, the videos not
-started are recorded failed (Braked, with the cause), so the run's recovery plan holds them.
+One Brake and one Window per flow run, shared by that run's download tasks
+(tasks.download.bind_brake and bind_window: they run in the flow's process). The window lets
+max_concurrent of them fetch at once; the flow keeps up to AHEAD more going, each getting ready
+(its lock, the catalog's answer) or finishing (the merge, the sidecars, the outcome) outside
+it, so the window's slots go from one fetch to the next without a gap. Each task asks the
+brake before its download and tells it the outcome; the flow asks it before submitting the
+next download. When it stops the run, the videos not started are recorded failed (Braked,
+with the cause), so the run's recovery plan holds them.
 """
 
 from __future__ import annotations
@@ -11,14 +15,39 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tasks.download import bind_brake
+from tasks.download import bind_brake, bind_window
 from ytarchive.brake import Brake
 from ytarchive.config import Settings
 from ytarchive.errors import Braked
 from ytarchive.models import DownloadResult
 from ytarchive.names import DOWNLOAD_LIMIT
+from ytarchive.window import Window
 
-__all__ = ["fleet_download_limit", "may_submit", "not_started", "release", "start", "stop_cause"]
+__all__ = [
+    "AHEAD",
+    "fleet_download_limit",
+    "in_flight_limit",
+    "may_submit",
+    "not_started",
+    "open_window",
+    "release",
+    "start",
+    "stop_cause",
+]
+
+AHEAD = 4  # download tasks going beyond the window's size, at most (and at most its size)
+
+
+def open_window(settings: Settings, flow_run_id: str) -> Window:
+    """The run's download window: max_concurrent videos fetching at once."""
+    window = Window(int(settings.max_concurrent))
+    bind_window(flow_run_id, window)
+    return window
+
+
+def in_flight_limit(window: Window) -> int:
+    """How many download tasks the run keeps going: the window's size, and some ahead."""
+    return window.size + min(window.size, AHEAD)
 
 
 def start(settings: Settings, flow_run_id: str) -> Brake | None:
@@ -36,6 +65,7 @@ def start(settings: Settings, flow_run_id: str) -> Brake | None:
 
 def release(flow_run_id: str) -> None:
     bind_brake(flow_run_id, None)
+    bind_window(flow_run_id, None)
 
 
 def may_submit(brake: Brake | None) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows import runtime
 from ytarchive.catalog import Catalog
 from ytarchive.config import Settings
 from ytarchive.names import COMPACT_FLOW, COMPACTION_LIMIT
@@ -27,6 +28,8 @@ __all__ = [
     "nudge",
     "BACKGROUND_ENV",
 ]
+
+runtime.prompt_flow_ends()  # no wait on Prefect's heartbeat thread as a flow run ends
 
 LEASE_SECONDS = 60.0  # the server's minimum; renewed by the holder every 45 s
 CHECK_EVERY = 30.0  # seconds between two looks at the catalog during a run (the first: that

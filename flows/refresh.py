@@ -16,6 +16,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import runtime
 from flows.secrets import settings_with_api_key
 from tasks.policies import with_retries
 from ytarchive.config import Settings
@@ -25,6 +26,8 @@ from ytarchive.names import REFRESH_FLOW
 from ytarchive.refs import VideoRef, is_video_id
 
 __all__ = ["BATCH_SIZE", "refresh_metadata_flow", "refresh_batch", "snapshot"]
+
+runtime.prompt_flow_ends()  # no wait on Prefect's heartbeat thread as a flow run ends
 
 BATCH_SIZE = 50  # videos.list takes up to 50 ids for 1 quota unit
 COLUMNS = ("batch", "videos", "refreshed", "unavailable", "newly_unavailable", "quota_units")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ from ytarchive.brake import Brake
 from ytarchive.config import Settings
 from ytarchive.errors import Transient
 from ytarchive.models import DownloadResult, VideoMetadata
+from ytarchive.window import Window
 
-__all__ = ["bind_brake", "download_task", "download_task_for", "download_run_name"]
+__all__ = ["bind_brake", "bind_window", "download_task", "download_task_for", "download_run_name"]
 
 _brakes: dict[str, Brake] = {}  # flow run id -> the brake its download tasks share
+_windows: dict[str, Window] = {}  # flow run id -> its download window (N fetching at once)
 _brakes_lock = threading.Lock()
 
 
@@ -36,6 +39,16 @@ def bind_brake(flow_run_id: str, brake: Brake | None) -> None:
             _brakes.pop(flow_run_id, None)
         else:
             _brakes[flow_run_id] = brake
+
+
+def bind_window(flow_run_id: str, window: Window | None) -> None:
+    """Share `window` among the download tasks of this flow run (None: forget it): at most its
+    size of them fetch at once, while more of them get ready or finish outside it."""
+    with _brakes_lock:
+        if window is None:
+            _windows.pop(flow_run_id, None)
+        else:
+            _windows[flow_run_id] = window
 
 
 def download_run_name() -> str:
@@ -106,12 +119,13 @@ def _runtime(
     run_id = str(ctx.task_run.flow_run_id) if ctx and ctx.task_run.flow_run_id else None
     with _brakes_lock:
         brake = _brakes.get(run_id) if run_id else None
+        window = _windows.get(run_id) if run_id else None
     return Runtime(
         flow_run_id=run_id,
         attempt=attempt(),
         sink=progress.sink_for(run_id),
         claim=_claim_for(ctx, lease_seconds, output_dir),
-        slot=lambda: _fleet_slot(slot_limit),
+        slot=lambda: _slot(window, slot_limit),
         log=get_run_logger(),
         brake=brake,
         live_from_start=live_from_start,
@@ -139,10 +153,15 @@ def _claim_for(ctx: TaskRunContext | None, lease_seconds: float, root: Path | No
     return lambda key: video_claim(key, lease_seconds, log=log, holder=holder, root=root)
 
 
-def _fleet_slot(slot_limit: str | None) -> Any:
-    """A slot of the fleet-wide download limit for as long as the download runs, if there is one."""
-    if not slot_limit:
-        return contextlib.nullcontext()
-    from prefect.concurrency.sync import concurrency
+@contextlib.contextmanager
+def _slot(window: Window | None, slot_limit: str | None) -> Iterator[None]:
+    """A slot of the run's window, then of the fleet-wide download limit if there is one (so a
+    fleet slot is never held waiting for the run's own), for as long as the fetch runs."""
+    with contextlib.ExitStack() as held:
+        if window is not None:
+            held.enter_context(window.slot())
+        if slot_limit:
+            from prefect.concurrency.sync import concurrency
 
-    return concurrency(slot_limit, occupy=1)
+            held.enter_context(concurrency(slot_limit, occupy=1))
+        yield

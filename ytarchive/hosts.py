@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
-from pathlib import Path
 
 __all__ = ["host_name", "alone_on_server"]
 
@@ -39,20 +37,12 @@ def alone_on_server(api_url: str | None) -> bool:
     """
     if os.environ.get("YTARCHIVE_HOST", "").strip():
         return False
-    from ytarchive.prefect_server import state_dir
+    from ytarchive.server_state import read_json, state_dir
 
     api_url = api_url or os.environ.get("PREFECT_API_URL") or None
-    started = _json(state_dir() / "last-start.json")
+    started = read_json(state_dir() / "last-start.json")
     if api_url is None:  # our own server, as it would be started
         return started is None or started.get("bind") in _LOOPBACK
-    state = _json(state_dir() / "server.json") or {}
+    state = read_json(state_dir() / "server.json") or {}
     ours = str(state.get("api_url") or "").rstrip("/") == api_url.rstrip("/")
     return ours and started is not None and started.get("bind") in _LOOPBACK
-
-
-def _json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

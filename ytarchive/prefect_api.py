@@ -154,7 +154,7 @@ def history_api() -> PrefectApi:
 
 def _may_hold_history() -> bool:
     """A server runs (or ran) for this PREFECT_HOME, or its database exists or is elsewhere."""
-    from ytarchive.prefect_server import prefect_home, state_dir
+    from ytarchive.server_state import prefect_home, state_dir
 
     home = prefect_home()
     if any(os.environ.get(name) for name in _DATABASE_VARS):
@@ -193,7 +193,7 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _active_profile() -> dict[str, Any]:
-    from ytarchive.prefect_server import prefect_home
+    from ytarchive.server_state import prefect_home
 
     path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml")
     try:

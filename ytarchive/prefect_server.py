@@ -43,6 +43,7 @@ from ytarchive.server_process import (
     pid_alive,
     stop_pid,
 )
+from ytarchive.server_state import prefect_home, read_json, state_dir
 
 __all__ = [
     "HOST",
@@ -59,7 +60,6 @@ __all__ = [
     "is_ours",
 ]
 
-STATE_DIR_NAME = "ytarchive-server"
 _POLL = 0.25
 _LOG_ROTATE_BYTES = 20 << 20  # server.log moves to server.log.1 past this, at a start
 _LEVELS = ("DEBUG", "INFO", "WARNING")  # what the server may log at: never less than warnings
@@ -116,16 +116,6 @@ class ServerStatus:
 # ---------------------------------------------------------------------------------------------
 
 
-def prefect_home() -> Path:
-    """$PREFECT_HOME, else ~/.prefect (Prefect's own default), as an absolute path."""
-    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser().absolute()
-
-
-def state_dir() -> Path:
-    """PREFECT_HOME/ytarchive-server: the server's log, state file (pid, port) and start lock."""
-    return prefect_home() / STATE_DIR_NAME
-
-
 def _log_path() -> Path:
     return state_dir() / "server.log"
 
@@ -178,14 +168,6 @@ def is_ours(api_url: str, timeout: float = 2.0) -> bool:
     return home is not None and _same_home(home, prefect_home())
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2))
@@ -198,7 +180,7 @@ def _unlink(path: Path) -> None:
 
 
 def _read_state() -> dict[str, Any] | None:
-    return _read_json(_state_path())
+    return read_json(_state_path())
 
 
 def _managed_status() -> ServerStatus:
@@ -400,7 +382,7 @@ def _start_locked(
                 check_server_database(status.api_url, database)
             return _managed_status()
     _unlink(_state_path())
-    pending = _read_json(_starting_path())
+    pending = read_json(_starting_path())
     if pending and _adopt(pending, deadline):
         _unlink(_starting_path())
         if asked:
@@ -442,7 +424,7 @@ def start_server(
     Two callers at once make one server: the start is under a file lock.
     """
     deadline = time.monotonic() + timeout
-    last = _read_json(_last_start_path()) or {}
+    last = read_json(_last_start_path()) or {}
     chosen, asked = choose_database(database, last.get("database"), prefect_home())
     last_bind = last.get("bind")
     bind = bind or (last_bind if isinstance(last_bind, str) else None) or HOST
@@ -453,7 +435,7 @@ def start_server(
 def stop_server(timeout: float = 20.0) -> bool:
     """Stop the managed server (SIGTERM to its process group, SIGKILL if it lingers)."""
     with _start_lock(timeout):
-        pids = [(_read_json(p) or {}).get("pid") for p in (_state_path(), _starting_path())]
+        pids = [(read_json(p) or {}).get("pid") for p in (_state_path(), _starting_path())]
         live = [pid for pid in pids if isinstance(pid, int) and is_prefect_server(pid)]
         for pid in live:
             stop_pid(pid, timeout)

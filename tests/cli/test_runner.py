@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _runner_log() -> Path:
-    from ytarchive.prefect_server import state_dir
+    from ytarchive.server_state import state_dir
 
     return state_dir() / "runner.log"
 

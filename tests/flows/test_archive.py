@@ -240,6 +240,40 @@ def test_history_holds_every_task_run_and_never_the_api_key(env) -> None:
             assert key not in path.read_text(errors="replace"), path
 
 
+def test_a_playlist_fetches_at_most_max_concurrent_videos_media_at_once(env) -> None:
+    """-j 2: two videos' streams on the wire at once, never three, though more download tasks
+    run (getting ready, merging) beside them; every video archived whole."""
+    bed = env.testbed
+    bed.media.bandwidth_cap = 600_000  # each video's media takes a while: fetches overlap
+    ids = [bed.lib.add_video(title=f"Lane {i}").video_id for i in range(8)]
+    playlist = bed.lib.add_playlist(title="Lanes", video_ids=ids)
+    bed.media.requests.clear()
+    state = _flows().archive_playlist_flow(
+        url=_playlist_url(playlist.playlist_id),
+        quality="360p",
+        output_dir=str(env.output_dir),
+        max_concurrent=2,
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    assert state.result()["archived"] == 8
+    spans: dict[str, list[float]] = {}
+    for request in list(bed.media.requests):
+        if request.kind == "media" and request.video_id in ids:
+            span = spans.setdefault(request.video_id, [request.started, request.started])
+            span[0] = min(span[0], request.started)
+            span[1] = max(span[1], request.ended or request.started)
+    assert sorted(spans) == sorted(ids)
+    edges = sorted([(a, 1) for a, _ in spans.values()] + [(b, -1) for _, b in spans.values()])
+    at_once = peak = 0
+    for _, step in sorted(edges, key=lambda e: (e[0], e[1])):  # an end before a start at a tie
+        at_once += step
+        peak = max(peak, at_once)
+    assert peak == 2, f"{peak} videos' media on the wire at once with max_concurrent 2"
+    assert len(video_files(env.output_dir)) == 8
+    assert_no_partials(env.output_dir)
+
+
 def test_overlapping_runs_download_each_video_once(env) -> None:
     bed = env.testbed
     bed.media.bandwidth_cap = 2_000_000

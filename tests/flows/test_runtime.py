@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from uuid import UUID
 
@@ -80,3 +81,65 @@ def test_drain_history_gives_up_at_its_timeout(prefect_server: str) -> None:
     seen = drain_history(run_id, expected_task_runs=4, timeout=2)  # one more than exist
     assert seen == 3
     assert 2 <= time.monotonic() - started < 10
+
+
+def _is_heartbeat(thread: threading.Thread) -> bool:
+    """Prefect's flow-run heartbeat thread (its target runs a function of that name)."""
+    args = getattr(thread, "_args", ()) or ()
+    return bool(args) and getattr(args[0], "__name__", "") == "heartbeat_loop"
+
+
+def test_a_flow_run_beats_and_ends_without_waiting_on_its_heartbeat_thread(
+    prefect_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's heartbeat thread sleeps in one-second steps and its sync engine joined it at
+    every flow run's end; with prompt_flow_ends it is left to see the stop by itself."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+    from prefect.runtime import flow_run
+
+    from flows.runtime import drain_workers, prompt_flow_ends
+
+    configure_prefect(prefect_server)
+    prompt_flow_ends()
+    started: list[threading.Thread] = []
+    joined: list[threading.Thread] = []
+    start, join = threading.Thread.start, threading.Thread.join
+
+    def spy_start(self: threading.Thread) -> None:
+        if _is_heartbeat(self):
+            started.append(self)
+        start(self)
+
+    def spy_join(self: threading.Thread, timeout: float | None = None) -> None:
+        if self in started:
+            joined.append(self)
+        join(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "start", spy_start)
+    monkeypatch.setattr(threading.Thread, "join", spy_join)
+
+    @flow(name="runtime-test-heartbeat")
+    def beating() -> str:
+        time.sleep(0.3)  # the heartbeat thread sends its first beat meanwhile
+        return str(flow_run.get_id())
+
+    run_id = beating()
+    monkeypatch.undo()
+    assert len(started) == 1, "the run started no heartbeat thread (heartbeats off?)"
+    assert not joined, "the run's end waited for its heartbeat thread"
+    started[0].join(timeout=3)
+    assert not started[0].is_alive(), "the heartbeat thread never stopped by itself"
+    drain_workers()
+    wanted = EventFilter(
+        event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+        resource=EventResourceFilter(id=[f"prefect.flow-run.{run_id}"]),
+    )
+    beats: list = []
+    deadline = time.monotonic() + 20
+    with get_client(sync_client=True) as client:
+        while not beats and time.monotonic() < deadline:  # events are persisted in batches
+            beats = client.read_events(filter=wanted, limit=10).events
+            time.sleep(0.25)
+    assert len(beats) == 1, f"{len(beats)} heartbeats: one as the run began, none after its end"

@@ -235,12 +235,13 @@ class _Handler(QuietHandler):
             data = fh.read(min(chunk, limit - rec.bytes_sent))
             if not data:
                 break
-            self.wfile.write(data)
-            rec.bytes_sent += len(data)
-            if cap:
-                ahead = rec.bytes_sent / cap - (time.monotonic() - began)
+            if cap:  # paced before each write: the last byte goes out at bytes / cap, and the
+                # request ends then (not one chunk's pause after the client has it all)
+                ahead = (rec.bytes_sent + len(data)) / cap - (time.monotonic() - began)
                 if ahead > 0:
                     time.sleep(ahead)
+            self.wfile.write(data)
+            rec.bytes_sent += len(data)
         if reset:
             self._reset_connection()
 

@@ -135,3 +135,34 @@ def test_a_cdn_403_the_catalog_is_not_told_of_and_the_brake_counts(ytarchive_env
     assert brake.state().action == "go" and "1 refused in a row" in brake.cause()
     # a failure is the caller's to retry or record: the archive holds nothing for it yet
     assert Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id]) == {}
+
+
+def test_a_run_stopped_while_a_video_waits_for_its_slot_fetches_none_of_its_media(
+    ytarchive_env,
+) -> None:
+    """The brake is asked again once the slot is held: a stop that came while the video waited
+    (its page already read) fails it Braked, with no media request."""
+    import contextlib
+
+    from ytarchive.brake import Brake
+    from ytarchive.errors import Braked, RateLimited
+
+    bed = ytarchive_env.testbed
+    video = bed.lib.add_video()
+    brake = Brake(1, pauses=0, plan="run-1")  # the first refusal stops the run
+
+    @contextlib.contextmanager
+    def slot():  # while this video waited, another's download was refused: the run stops
+        brake.record(RateLimited("HTTP Error 429: Too Many Requests"))
+        yield
+
+    runtime = Runtime(flow_run_id="run-1", brake=brake, slot=slot)
+    with pytest.raises(Braked):
+        archive_video(
+            video.video_id, "360p", Settings(), record=_record(bed, video), runtime=runtime
+        )
+    assert brake.stopped
+    assert bed.media.media_requests(video.video_id) == 0
+    assert Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id]) == {}
+    assert not video_files(ytarchive_env.output_dir)
+    assert_no_partials(ytarchive_env.output_dir)

@@ -6,7 +6,7 @@ import os
 import re
 import ssl
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from typing import Any
 
@@ -114,7 +114,10 @@ def ydl_class() -> type[Any]:
     - its request handlers share one TLS context with the CA bundle loaded (shared_ssl_context);
     - `_forceprint`, which yt-dlp calls at every post-processing stage and which renders the
       formats, thumbnails and subtitles tables each time, is skipped when there is nothing to
-      print at that stage (no --print, --print-to-file or --get-* option).
+      print at that stage (no --print, --print-to-file or --get-* option);
+    - `fetched`, when set, is called once as post-processing begins: every stream, subtitle
+      and thumbnail is fetched then, and what is left (the merge, the fix-ups, moving the
+      files) is local work, so the caller lets the next video's download begin.
     Options, extraction, downloads, post-processing and output are yt-dlp's own, unchanged.
     """
     from yt_dlp import YoutubeDL
@@ -122,6 +125,8 @@ def ydl_class() -> type[Any]:
     from yt_dlp.extractor.common import UnsupportedURLIE
 
     class ArchiveYoutubeDL(YoutubeDL):  # type: ignore[misc]
+        fetched: Callable[[], None] | None = None
+
         def __init__(self, params: dict[str, Any] | None = None, auto_init: Any = True) -> None:
             super().__init__(params, auto_init=False)
             if not auto_init:
@@ -137,6 +142,12 @@ def ydl_class() -> type[Any]:
         def build_request_director(self, handlers: Iterable[Any], preferences: Any = None) -> Any:
             reusing = [_reusing_handler(handler) for handler in handlers]
             return super().build_request_director(reusing, preferences)
+
+        def post_process(self, filename: Any, info: Any, files_to_move: Any = None) -> Any:
+            hook, self.fetched = self.fetched, None
+            if hook is not None:
+                hook()
+            return super().post_process(filename, info, files_to_move)
 
         def _forceprint(self, key: str, info_dict: dict[str, Any] | None) -> Any:
             # yt-dlp's _forceprint builds the copy that --print and --get-* read; with neither
