@@ -43,6 +43,12 @@ def assert_no_partials(root: Path) -> None:
     """No .part/.ytdl/temp file anywhere in the archive, and no download left in .tmp/."""
     partial = [p for p in root.rglob("*") if p.suffix in (".part", ".ytdl") or ".temp." in p.name]
     assert partial == []
+    staged = [  # an atomic write's temp file (.<name>.<random>.tmp) left outside .tmp/
+        p
+        for p in root.rglob(".*.tmp")
+        if p.is_file() and ".tmp" not in p.relative_to(root).parts[:-1]
+    ]
+    assert staged == []
     tmp = root / ".tmp"  # .tmp/<host>/<key>: an empty host dir holds no download
     assert not tmp.exists() or [p for h in tmp.iterdir() for p in h.iterdir()] == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import fcntl
 import hashlib
@@ -46,6 +47,7 @@ __all__ = [
     "relative",
     "atomic_write_bytes",
     "atomic_write_text",
+    "writes_staged_in",
 ]
 
 VIDEOS = "videos"
@@ -302,11 +304,39 @@ def relative(root: Path, path: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
 
 
+_SCRATCH: contextvars.ContextVar[Path | None] = contextvars.ContextVar("scratch", default=None)
+
+
+@contextlib.contextmanager
+def writes_staged_in(work: Path) -> Iterator[None]:
+    """Atomic writes in this block stage their temporary file in `work` (a video's .tmp/ dir)
+    instead of beside the final name: a process killed mid-write leaves it there, where the
+    video's next download or the sweep of .tmp/ removes it, never in videos/ or metadata/."""
+    token = _SCRATCH.set(Path(work))
+    try:
+        yield
+    finally:
+        _SCRATCH.reset(token)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, fsync, then rename into place."""
+    """Write to a temporary name (in the block's work dir, see writes_staged_in, else in the
+    same folder), fsync, then rename into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    scratch = _SCRATCH.get()
+    if scratch is not None and scratch.is_dir():
+        try:
+            _write_then_rename(path, data, scratch)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # another filesystem: stage beside the file instead
+                raise
+    _write_then_rename(path, data, path.parent)
+
+
+def _write_then_rename(path: Path, data: bytes, folder: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -60,10 +60,11 @@ def test_sync_subscriptions_deployment_runs_on_a_process_worker(
 
 
 def _windows(log: list[tuple[float, str | None, str]]) -> list[tuple[float, float]]:
-    """Per video: (first manifest request, last media request) on the media server."""
+    """Per video: (first media request, last media request) on the media server: a download
+    slot holds a video's streams (its page and manifest are read before it is taken)."""
     spans: dict[str, list[float]] = {}
-    for at, video_id, _kind in log:
-        if video_id:
+    for at, video_id, kind in log:
+        if video_id and kind == "media":
             spans.setdefault(video_id, []).append(at)
     return [(min(ts), max(ts)) for ts in spans.values()]
 

@@ -196,3 +196,47 @@ def test_atomic_write_replaces_whole(tmp_path: Path, data: bytes) -> None:
     layout.atomic_write_bytes(target, data)
     assert target.read_bytes() == data
     assert sorted(os.listdir(target.parent)) == ["f.bin"]
+
+
+_KILLED_MID_WRITE = """
+import os, sys, time
+from pathlib import Path
+from ytarchive import layout
+root, staged = Path(sys.argv[1]), sys.argv[2] == "staged"
+os.fsync = lambda fd: (print("writing", flush=True), time.sleep(60))  # stalls mid-write
+work = root / ".tmp" / "host" / "key"
+if staged:
+    with layout.writes_staged_in(work):
+        layout.atomic_write_text(root / "videos" / "Clip [key].info.json", "{}")
+else:
+    layout.atomic_write_text(root / "videos" / "Clip [key].info.json", "{}")
+"""
+
+
+@pytest.mark.parametrize("staged", [True, False])
+def test_a_write_killed_midway_leaves_its_temp_file_only_in_the_work_dir_when_staged(
+    tmp_path: Path, staged: bool
+) -> None:
+    """A download's sidecars are written staged in its .tmp/ work dir: kill -9 mid-write leaves
+    nothing in videos/ (the video's next download, or the sweep of .tmp/, removes the rest)."""
+    import signal
+    import subprocess
+    import sys
+
+    work = tmp_path / ".tmp" / "host" / "key"
+    work.mkdir(parents=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_MID_WRITE, str(tmp_path), "staged" if staged else "beside"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "writing"
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    in_videos = sorted(p.name for p in (tmp_path / "videos").iterdir())
+    in_work = sorted(p.name for p in work.iterdir())
+    if staged:
+        assert in_videos == []
+        assert len(in_work) == 1 and in_work[0].startswith(".Clip [key].info.json.")
+    else:  # unstaged (metadata written outside a download): beside the final name, as before
+        assert len(in_videos) == 1 and in_videos[0].endswith(".tmp") and in_work == []

@@ -123,11 +123,12 @@ def download_video(
         raise
     info, key = done.info, done.key
     tracker.video_id = key
-    sidecars.keep_thumbnail(root, work, key)
-    if before_move is not None:
-        before_move(key)
     final = root / layout.VIDEOS / done.name
-    tracks = _place_files(root, work, final, done, settings)
+    with layout.writes_staged_in(work):  # a kill mid-write leaves its temp file in .tmp/
+        sidecars.keep_thumbnail(root, work, key)
+        if before_move is not None:
+            before_move(key)
+        tracks = _place_files(root, work, final, done, settings)
     tracker.finish(final.stat().st_size)
     result = _result(root, final, info, key, quality)
     result.subtitles = tracks
