@@ -7,6 +7,8 @@ record each outcome as it completes -> progress and summary artifacts -> the run
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import functools
 import queue
 import threading
@@ -155,6 +157,7 @@ class _Run:
         self.download_task = download_task_for(settings)
         self.brake = braking.start(settings, self.flow_run_id)  # one per run, for its tasks
         self.window = braking.open_window(settings, self.flow_run_id)  # N fetching at once
+        self.fleet_limit = _in_background(braking.fleet_download_limit)  # asked once, early
         self.live_from_start = False
         self.results: dict[str, DownloadResult] = {}
         self.skipped: set[str] = set()
@@ -295,7 +298,7 @@ class _Run:
         """Submit downloads as their metadata arrives; max_concurrent of them fetch at once
         (the run's window), a few more get ready or finish beside them."""
         limit = braking.in_flight_limit(self.window)
-        slot_limit = braking.fleet_download_limit()
+        slot_limit = self.fleet_limit.result()
         done: queue.Queue[tuple[_Item, Any]] = queue.Queue()
         in_flight = 0
         items = self._in_order(todo, batches)
@@ -437,6 +440,7 @@ class _Run:
 
         summary = self.summary()
         self._progress(force=True)
+        self.artifact.flush()  # the run's artifacts are in place before its final state
         summary_artifact(summary, self.logger)
         self.sink.run_finished(summary)
         self.logger.info("%s", done_line(summary))
@@ -451,10 +455,26 @@ class _Run:
         removed = layout.sweep_temp(self.root, self.settings.claim_lease_seconds)
         if removed:
             self.logger.info("Removed unfinished downloads of killed runs: %s", ", ".join(removed))
+        self.artifact.close()
         progress.unbind(self.flow_run_id)
         braking.release(self.flow_run_id)
         compaction.nudge(self.root, final=True)
         detach_log_file(self.log_file)
+
+
+def _in_background(fn: Any) -> concurrent.futures.Future[Any]:
+    """fn() in a thread of its own (in this run's context): its answer when it is wanted."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            future.set_result(context.run(fn))
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="ytarchive-lookup", daemon=True).start()
+    return future
 
 
 @functools.cache

@@ -43,12 +43,13 @@ def assert_no_partials(root: Path) -> None:
     """No .part/.ytdl/temp file anywhere in the archive, and no download left in .tmp/."""
     partial = [p for p in root.rglob("*") if p.suffix in (".part", ".ytdl") or ".temp." in p.name]
     assert partial == []
-    staged = [  # an atomic write's temp file (.<name>.<random>.tmp) left outside .tmp/
+    staged = [  # an atomic write's temp file (.<name>.<random>.tmp) left beside the files
         p
-        for p in root.rglob(".*.tmp")
-        if p.is_file() and ".tmp" not in p.relative_to(root).parts[:-1]
+        for folder in ("videos", "metadata", "thumbnails")
+        for p in (root / folder).rglob(".*.tmp")
+        if p.is_file()
     ]
-    assert staged == []
+    assert staged == [], staged
     tmp = root / ".tmp"  # .tmp/<host>/<key>: an empty host dir holds no download
     assert not tmp.exists() or [p for h in tmp.iterdir() for p in h.iterdir()] == []
 

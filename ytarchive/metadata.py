@@ -176,11 +176,7 @@ def known_playlist_title(root: Path, ref: PlaylistRef | ChannelRef) -> str | Non
         return None
     from ytarchive.catalog import Catalog
 
-    _, rows = Catalog(root).sql(
-        "SELECT title FROM playlist_snapshots WHERE playlist_id = "
-        f"'{playlist_id}' AND coalesce(title, '') <> '' ORDER BY recorded_at DESC LIMIT 1"
-    )
-    return str(rows[0][0]) if rows else None
+    return Catalog(root).playlist_title(playlist_id)
 
 
 def total_duration(durations: Sequence[int | None]) -> tuple[int, int]:

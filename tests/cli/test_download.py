@@ -179,13 +179,17 @@ def test_run_killed_mid_way_then_rerun_archives_each_video_once(cli_env) -> None
     bed.media.bandwidth_cap = 400_000  # about 2 s a video at 720p
     root = cli_env.output_dir
     first = _spawn("download", *ids, "-q", "720p", "-j", "2")
+    from ytarchive.catalog import Catalog
+
+    def some_recorded() -> bool:  # a file in place is recorded a moment later: wait for both
+        return len(video_files(root)) >= 2 and bool(Catalog(root).settled_ids(ids))
+
     try:
-        wait_for(lambda: len(video_files(root)) >= 2, 90, "two videos archived")
+        wait_for(some_recorded, 90, "two videos archived, one of them recorded")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate(timeout=30)
     assert first.returncode == -signal.SIGKILL
-    from ytarchive.catalog import Catalog
 
     done_before = Catalog(root).settled_ids(ids)  # what the killed run finished and recorded
     assert 1 <= len(done_before) < len(ids)

@@ -149,6 +149,24 @@ class Catalog:
 
         return self._read(run, tables=("downloads",))
 
+    def playlist_title(self, playlist_id: str) -> str | None:
+        """The newest non-empty title recorded for the playlist (None: not known). A catalog
+        that never recorded a playlist answers without opening DuckDB."""
+
+        def run(con: Any, sql: Sql) -> str | None:
+            if sql.state.files["playlists"].empty:
+                return None
+            query = (
+                f"SELECT title FROM ({sql.history('playlists')}) WHERE playlist_id = ? "
+                "AND coalesce(title, '') <> '' ORDER BY recorded_at DESC NULLS LAST LIMIT 1"
+            )
+            row = con.execute(query, [playlist_id]).fetchone()
+            return str(row[0]) if row else None
+
+        if self._state(("playlists",), False).files["playlists"].empty:
+            return None
+        return self._read(run, tables=("playlists",))
+
     def metadata(self, video_ids: Iterable[str] | None = None) -> dict[str, VideoMetadata]:
         """The newest metadata snapshot of each video (of the given ids, or of all)."""
         from ytarchive.models import VideoMetadata
