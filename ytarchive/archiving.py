@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,14 +32,13 @@ class Runtime:
     after this host's lock and before the catalog is asked, so a second host waiting on it
     finds the video archived; it yields True when it is a real claim (then other hosts' work
     dirs of the video are ours to resume from) and raises Transient when it cannot be had or
-    is lost. `slot` is entered around the fetch of the media (the run's download window, and
-    a fleet-wide concurrency slot, say): from the end of the extraction (the page, the player,
-    the manifest) until every stream is fetched. The extraction before it and the merge and
-    the files' placing after it happen outside, while other videos' streams have the slots.
-    The lock and the claim are always taken first, so a slot holder never waits on either.
-    The `brake` is asked before the extraction (it may pause, or stop the run: Braked, no
-    request made) and again once the slot is held (a stop meanwhile: Braked, no media
-    fetched), and told how the download ended.
+    is lost. `slot` is entered around the video's requests (the run's download window, and a
+    fleet-wide concurrency slot, say): from its first request (the page, the manifest) until
+    every stream is fetched; the merge and the files' placing happen after it is let go, while
+    the next video has it. A refusal is told to the brake before the slot is let go. The lock
+    and the claim are always taken first, so a slot holder never waits on either. The `brake`
+    is asked before the slot is taken and again once it is held (it may pause, or stop the
+    run: Braked, no request made), and told how the download ended.
     """
 
     flow_run_id: str | None = None
@@ -90,10 +89,13 @@ def archive_video(
             return existing
         if across_hosts and (hosts := layout.adopt_temp(root, video_id)):
             rt.log.info("%s: resuming what %s left of it", video_id, ", ".join(hosts))
-        ticket = _may_start(rt)  # a pause is waited out, and a stopped run asks nothing
-        result = _braked_download(
-            video_id, quality, settings, record, url, rt, ticket, slot=_fetch_slot(rt)
-        )
+        _may_start(rt)  # a pause is waited out before a slot is taken
+        with contextlib.ExitStack() as slot:  # from the first request to the last stream
+            slot.enter_context(rt.slot())
+            ticket = _may_start(rt)  # a pause or a stop that came while this waited
+            result = _braked_download(
+                video_id, quality, settings, record, url, rt, ticket, fetched=slot.close
+            )
         result.flow_run_id = rt.flow_run_id
         result.attempts = rt.attempt
         _record(root, result)
@@ -108,7 +110,7 @@ def _download(
     record: VideoMetadata | None,
     url: str | None,
     rt: Runtime,
-    slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    fetched: Callable[[], None] | None = None,
 ) -> DownloadResult:
     from ytarchive.downloader import download_video, fetch_thumbnail
 
@@ -134,7 +136,7 @@ def _download(
             before_move=files_beside,
             live_from_start=rt.live_from_start,
             record=record,
-            slot=slot,
+            fetched=fetched,
         )
     except YTArchiveError as exc:
         if exc.status == "failed":  # retried by the caller, or recorded by it as failed
@@ -190,26 +192,14 @@ def _outcome(
     )
 
 
-def _may_start(rt: Runtime, wait: bool = True) -> int | None:
-    """Wait while the run's brake pauses (unless not `wait`); Braked when it has stopped the
-    run (no request made); else the ticket the download's outcome is recorded with."""
+def _may_start(rt: Runtime) -> int | None:
+    """Wait while the run's brake pauses; Braked when it has stopped the run (no request made);
+    else the ticket the download's outcome is recorded with."""
     if rt.brake is None:
         return None
-    if not (rt.brake.wait() if wait else not rt.brake.stopped):
+    if not rt.brake.wait():
         raise Braked(f"not tried: {rt.brake.cause()}")
     return rt.brake.ticket()
-
-
-def _fetch_slot(rt: Runtime) -> Callable[[], contextlib.AbstractContextManager[Any]]:
-    """The runtime's slot for the media, and the brake asked again once it is held."""
-
-    @contextlib.contextmanager
-    def slot() -> Iterator[None]:
-        with rt.slot():
-            _may_start(rt, wait=False)  # stopped while this waited for the slot: Braked
-            yield
-
-    return slot
 
 
 def _braked_download(
@@ -220,11 +210,11 @@ def _braked_download(
     url: str | None,
     rt: Runtime,
     ticket: int | None,
-    slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    fetched: Callable[[], None] | None = None,
 ) -> DownloadResult:
     """The download, its outcome told to the run's brake (a site refusal counts toward it)."""
     try:
-        result = _download(video_id, quality, settings, record, url, rt, slot)
+        result = _download(video_id, quality, settings, record, url, rt, fetched)
     except YTArchiveError as exc:
         if rt.brake is not None:
             rt.brake.record(exc, ticket=ticket)

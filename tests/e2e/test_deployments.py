@@ -60,11 +60,10 @@ def test_sync_subscriptions_deployment_runs_on_a_process_worker(
 
 
 def _windows(log: list[tuple[float, str | None, str]]) -> list[tuple[float, float]]:
-    """Per video: (first media request, last media request) on the media server: a download
-    slot holds a video's streams (its page and manifest are read before it is taken)."""
+    """Per video: (first manifest request, last media request) on the media server."""
     spans: dict[str, list[float]] = {}
-    for at, video_id, kind in log:
-        if video_id and kind == "media":
+    for at, video_id, _kind in log:
+        if video_id:
             spans.setdefault(video_id, []).append(at)
     return [(min(ts), max(ts)) for ts in spans.values()]
 

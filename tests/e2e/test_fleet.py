@@ -58,7 +58,7 @@ def _downloads_per_video(requests: list[Any], video_id: str) -> int:
 
 
 def _most_at_once(stamps: list[tuple[float, str | None]]) -> int:
-    """The most videos whose media requests (first to last) overlapped on the media server."""
+    """The most videos whose requests (first to last) overlapped in time on the media server."""
     spans: dict[str, list[float]] = {}
     for at, video_id in stamps:
         if video_id:
@@ -116,8 +116,7 @@ def test_three_hosts_sync_overlapping_subscriptions_once_each(
     record = testbed.media._record
 
     def timed(rec: Any) -> None:
-        if rec.kind == "media":  # a slot holds a video's streams; its manifest is read before
-            stamps.append((time.monotonic(), rec.video_id))
+        stamps.append((time.monotonic(), rec.video_id))
         record(rec)
 
     monkeypatch.setattr(testbed.media, "_record", timed)

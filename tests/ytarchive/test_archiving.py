@@ -141,7 +141,7 @@ def test_a_run_stopped_while_a_video_waits_for_its_slot_fetches_none_of_its_medi
     ytarchive_env,
 ) -> None:
     """The brake is asked again once the slot is held: a stop that came while the video waited
-    (its page already read) fails it Braked, with no media request."""
+    fails it Braked, with no request for it at all."""
     import contextlib
 
     from ytarchive.brake import Brake
@@ -162,7 +162,7 @@ def test_a_run_stopped_while_a_video_waits_for_its_slot_fetches_none_of_its_medi
             video.video_id, "360p", Settings(), record=_record(bed, video), runtime=runtime
         )
     assert brake.stopped
-    assert bed.media.media_requests(video.video_id) == 0
+    assert bed.media.request_count(video.video_id) == 0
     assert Catalog(ytarchive_env.output_dir).latest_outcomes([video.video_id]) == {}
     assert not video_files(ytarchive_env.output_dir)
     assert_no_partials(ytarchive_env.output_dir)

@@ -56,38 +56,26 @@ def test_video_and_audio_are_fetched_at_once_and_merged(ytarchive_env) -> None:
 
 
 @pytest.mark.slow
-def test_the_slot_is_held_from_the_extraction_to_the_last_stream_not_the_merge(
-    ytarchive_env,
-) -> None:
-    """The caller's slot (its limit on videos fetching at once) covers the streams only: the
-    manifest is read before it is taken, and the merge runs after it is let go."""
-    import contextlib
-
+def test_fetched_is_called_once_both_streams_are_in_and_before_the_merge(ytarchive_env) -> None:
+    """The caller's download slot goes to the next video when the streams are fetched: the
+    merge (local work) runs after `fetched()`."""
     from ytarchive import layout
 
     bed = ytarchive_env.testbed
     video = bed.lib.add_video()
     work = layout.temp_dir(ytarchive_env.output_dir, video.video_id)
-    seen: dict[str, tuple[int, int, list[str]]] = {}
+    seen: list[tuple[int, list[str]]] = []
 
-    def look(when: str) -> None:
+    def fetched() -> None:
         files = sorted(p.name for p in work.glob("*") if p.is_file())
-        seen[when] = (bed.media.manifest_requests(video.video_id),
-                      bed.media.media_requests(video.video_id), files)  # fmt: skip
+        seen.append((bed.media.media_requests(video.video_id), files))
 
-    @contextlib.contextmanager
-    def slot():
-        look("taken")
-        yield
-        look("let go")
-
-    result = download_video(video.video_id, Settings(), "720p", slot=slot)
+    result = download_video(video.video_id, Settings(), "720p", fetched=fetched)
     assert probe(ytarchive_env.output_dir / result.file_path)["has_audio"]
-    manifests, media, _ = seen["taken"]
-    assert (manifests, media) == (1, 0), "the slot was taken before the extraction, or late"
-    _, media, files = seen["let go"]
-    assert media == 2, "the slot was let go before both streams were fetched"
-    assert not any(name == "media.mp4" for name in files), f"merged before the slot: {files}"
+    assert len(seen) == 1, "fetched() was not called exactly once"
+    media, files = seen[0]
+    assert media == 2, "fetched() came before both streams were fetched"
+    assert not any(name == "media.mp4" for name in files), f"merged before fetched(): {files}"
     assert any(".f" in name for name in files), f"no fetched stream in the work dir: {files}"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import logging
@@ -88,7 +87,7 @@ def download_video(
     before_move: Callable[[str], None] | None = None,
     record: VideoMetadata | None = None,
     live_from_start: bool = False,
-    slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    fetched: Callable[[], None] | None = None,
 ) -> DownloadResult:
     """Download one video into videos/ under its final name, and say what was archived.
 
@@ -100,9 +99,9 @@ def download_video(
     lock. `record` (our metadata) gives the embedded tags, chapters, cover and the output
     template's fields their values first. A live stream is recorded from its start with
     ``live_from_start``, else refused (LiveNow), as is a premiere that has not begun
-    (Upcoming): nothing is downloaded. ``slot()`` is held from the end of the extraction
-    until every stream is fetched (before the merge and the files' placing): the caller's
-    limit on videos fetching at once. Raises the classes of
+    (Upcoming): nothing is downloaded. ``fetched()`` is called once every stream is fetched,
+    before the merge and the files' placing (the caller's download slot goes to the next
+    video then); a failed download never calls it. Raises the classes of
     ytarchive.ytdlp_errors.classify (Unavailable, Transient, DownloadFailed, NotYet and kin).
     """
     root = Path(settings.output_dir)
@@ -116,7 +115,9 @@ def download_video(
     if record is None and title:
         record = VideoMetadata(video_id=key or url, title=title, source="yt_dlp")
     try:
-        done = _run_ytdlp(url, work, quality, tracker, settings, record, key, live_from_start, slot)
+        done = _run_ytdlp(
+            url, work, quality, tracker, settings, record, key, live_from_start, fetched
+        )
     except BaseException:
         # A failed attempt starts afresh; only a killed process leaves .tmp/<key> to resume.
         shutil.rmtree(work, ignore_errors=True)
@@ -162,10 +163,10 @@ def _run_ytdlp(
     record: VideoMetadata | None = None,
     key: str | None = None,
     live_from_start: bool = False,
-    slot: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    fetched: Callable[[], None] | None = None,
 ) -> _Done:
     """Extract (the page, the player, the manifest), check the live status, then download the
-    streams holding `slot` (let go as post-processing begins: the merge is local work)."""
+    streams; `fetched()` as post-processing begins (the merge is local work)."""
     factory = parallel_ydl_class() if streams_at_once(settings) > 1 else ydl_class()
     work.mkdir(parents=True, exist_ok=True)
     options = _download_options(url, work, quality, tracker, settings)
@@ -173,8 +174,9 @@ def _run_ytdlp(
         options["live_from_start"] = True
     offered: list[str] | None = None
     try:
-        with factory(options) as ydl, contextlib.ExitStack() as held:
+        with factory(options) as ydl:
             register_jar(ydl)
+            ydl.fetched = fetched  # every stream fetched: the slot goes to the next video
             ydl.add_post_processor(record_fields_pp(record), when="pre_process")
             found = ydl.extract_info(url, download=False, process=False)
             if found and found.get("_type", "video") == "video":
@@ -182,10 +184,7 @@ def _run_ytdlp(
                 not_yet = live_status_error(found, live_from_start=live_from_start)
                 if not_yet is not None:
                     raise not_yet
-            held.enter_context(slot())
-            ydl.fetched = held.close  # every stream fetched: the slot goes to the next video
             info = ydl.process_ie_result(found, download=True) if found else None
-            held.close()
             if not info:
                 raise DownloadFailed(f"yt-dlp returned nothing for {url}")
             if info.get("_type") in ("playlist", "multi_video"):
