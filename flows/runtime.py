@@ -18,7 +18,6 @@ __all__ = [
     "drain_history",
     "drain_workers",
     "prompt_flow_ends",
-    "settings_loaded",
     "FINAL_STATE_TYPES",
 ]
 
@@ -37,42 +36,11 @@ def configure_prefect(api_url: str | None = None) -> str:
     os.environ.update(server_env())
     url = api_url.rstrip("/") if api_url else ensure_server()
     os.environ["PREFECT_API_URL"] = url
-    if "prefect.context" in sys.modules and _settings_inputs() != _LOADED_WITH[0]:
+    if "prefect.context" in sys.modules:
         from prefect.context import refresh_global_settings_context
 
-        refresh_global_settings_context()  # about 60 ms: skipped when nothing it reads changed
-        settings_loaded()
+        refresh_global_settings_context()
     return url
-
-
-_LOADED_WITH: list[tuple[Any, ...] | None] = [None]  # what Prefect's settings were loaded from
-
-
-def settings_loaded() -> None:
-    """Note that Prefect's global settings were just loaded from the current environment (the
-    resident runner calls this after importing Prefect; its children skip the reload when
-    nothing changed)."""
-    _LOADED_WITH[0] = _settings_inputs()
-
-
-def _settings_inputs() -> tuple[Any, ...]:
-    """What Prefect's settings are read from: PREFECT_* variables, the profiles file, and the
-    working directory's .env, prefect.toml and pyproject.toml (each file by path, mtime, size)."""
-    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("PREFECT_")))
-    home = os.environ.get("PREFECT_HOME") or "~/.prefect"
-    profiles = os.environ.get("PREFECT_PROFILES_PATH") or os.path.join(home, "profiles.toml")
-    files = [os.path.expanduser(profiles)] + [
-        os.path.abspath(name) for name in (".env", "prefect.toml", "pyproject.toml")
-    ]
-    stats: list[tuple[str, int, int] | None] = []
-    for path in files:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            stats.append(None)
-            continue
-        stats.append((path, stat.st_mtime_ns, stat.st_size))
-    return env, tuple(stats)
 
 
 @functools.cache

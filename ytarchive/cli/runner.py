@@ -198,9 +198,6 @@ def _preload() -> None:
 
     for name in _PRELOAD:
         importlib.import_module(name)
-    from flows.runtime import settings_loaded
-
-    settings_loaded()  # Prefect's settings are this environment's: a child with the same skips
     from ytarchive.downloader import warm_up
 
     warm_up(every_site=True)  # yt-dlp's extractors and URL patterns, TLS, ffmpeg's version
