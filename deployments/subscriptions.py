@@ -21,6 +21,7 @@ from flows.subscribed import Subscription, list_subscriptions, read_deployment, 
 from ytarchive.errors import InputError
 from ytarchive.names import POOL_NAME, SUBSCRIPTION_PREFIX, SYNC_FLOW
 from ytarchive.refs import ChannelRef, PlaylistRef, parse_playlist_ref
+from ytarchive.subscribed import made_by_a_schedule_not_in
 
 __all__ = [
     "DEFAULT_CRON",
@@ -30,6 +31,7 @@ __all__ = [
     "subscription_name",
     "cron_schedule",
     "job_variables",
+    "drop_stale_runs",
     "subscribe",
     "list_subscriptions",
     "unsubscribe",
@@ -133,8 +135,41 @@ def subscribe(
         schedules=[DeploymentScheduleCreate(schedule=schedule, active=True)],
         paused=False,
     )
-    # The API upserts by flow and name: an update replaces parameters and schedules.
-    return subscription_of(client.read_deployment(deployment_id)), existing is None
+    # The API upserts by flow and name: an update replaces parameters and schedules, and deletes
+    # the runs ahead that the replaced schedules had made.
+    deployment = client.read_deployment(deployment_id)
+    if existing is not None:
+        drop_stale_runs(client, deployment)
+    return subscription_of(deployment), existing is None
+
+
+def drop_stale_runs(client: Any, deployment: Any) -> int:
+    """Delete the runs ahead that a schedule the deployment no longer has made; how many.
+
+    The server deletes them as it replaces the schedules, but its scheduler reads a deployment's
+    schedules in one session and writes their runs in the next: a pass that read the old
+    schedule just before the update writes its runs just after it (seen: a `*/30` run left
+    beside the new Monday one). Such a run would still start, with the old parameters."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    current = {str(s.id) for s in deployment.schedules or []}
+    runs = client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        ),
+    )
+    stale = [r for r in runs if made_by_a_schedule_not_in(r.created_by, current)]
+    for run in stale:
+        client.delete_flow_run(run.id)
+    return len(stale)
 
 
 def unsubscribe(client: Any, url: str) -> Subscription:

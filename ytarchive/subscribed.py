@@ -13,9 +13,15 @@ from typing import Any
 from ytarchive.names import SUBSCRIPTION_PREFIX, SYNC_FLOW
 from ytarchive.prefect_api import PrefectApi, parse_time
 
-__all__ = ["Subscription", "list_subscriptions", "subscription_from_json"]
+__all__ = [
+    "Subscription",
+    "list_subscriptions",
+    "made_by_a_schedule_not_in",
+    "subscription_from_json",
+]
 
 _READ = "read the subscriptions from Prefect"
+_PAGE = 5
 
 
 @dataclass
@@ -45,7 +51,10 @@ def list_subscriptions(api: PrefectApi, with_next_run: bool = True) -> list[Subs
         if str(d.get("name", "")).startswith(SUBSCRIPTION_PREFIX)
     ]
     if with_next_run and subs:
-        nexts = _next_runs(api, [s.deployment_id for s in subs])
+        schedules = {
+            str(d["id"]): {str(s.get("id")) for s in d.get("schedules") or []} for d in deployments
+        }
+        nexts = _next_runs(api, {s.deployment_id: schedules[s.deployment_id] for s in subs})
         for s in subs:
             s.next_run = nexts.get(s.deployment_id)
     return sorted(subs, key=lambda s: s.name)
@@ -69,23 +78,44 @@ def subscription_from_json(deployment: dict[str, Any]) -> Subscription:
     )
 
 
-def _next_runs(api: PrefectApi, deployment_ids: list[str]) -> dict[str, datetime]:
-    """deployment id -> its next run: the earliest Scheduled run ahead that the server's
-    scheduler made (a run already late is not "next"). One small query per subscription."""
+def _next_runs(api: PrefectApi, schedules: dict[str, set[str]]) -> dict[str, datetime]:
+    """deployment id -> its next run: the earliest Scheduled run ahead that one of the
+    deployment's schedules made (a run already late is not "next"; one a replaced schedule made
+    is not the subscription's, see deployments.subscriptions.drop_stale_runs). One small query per
+    subscription, a page more only while a page holds only such leftovers."""
     scheduled = {
         "state": {"type": {"any_": ["SCHEDULED"]}},
         "next_scheduled_start_time": {"after_": datetime.now(UTC).isoformat()},
     }
     nexts: dict[str, datetime] = {}
-    for deployment_id in deployment_ids:
-        body = {
-            "deployments": {"id": {"any_": [deployment_id]}},
-            "flow_runs": scheduled,
-            "sort": "EXPECTED_START_TIME_ASC",
-            "limit": 1,
-        }
-        runs = api.post("/flow_runs/filter", body, _READ)
-        start = parse_time(runs[0].get("expected_start_time")) if runs else None
-        if start is not None:
-            nexts[deployment_id] = start
+    for deployment_id, current in schedules.items():
+        offset = 0
+        while True:
+            body = {
+                "deployments": {"id": {"any_": [deployment_id]}},
+                "flow_runs": scheduled,
+                "sort": "EXPECTED_START_TIME_ASC",
+                "limit": _PAGE,
+                "offset": offset,
+            }
+            runs = api.post("/flow_runs/filter", body, _READ)
+            ours = [r for r in runs if not made_by_a_schedule_not_in(r.get("created_by"), current)]
+            start = parse_time(ours[0].get("expected_start_time")) if ours else None
+            if start is not None:
+                nexts[deployment_id] = start
+            if ours or len(runs) < _PAGE:
+                break
+            offset += _PAGE
     return nexts
+
+
+def made_by_a_schedule_not_in(created_by: Any, schedule_ids: set[str]) -> bool:
+    """Whether a run's `created_by` (the client's object or the API's JSON) names a schedule
+    not among `schedule_ids`: a run a replaced schedule made."""
+    if created_by is None:
+        return False
+    if isinstance(created_by, dict):
+        kind, made_by = created_by.get("type"), created_by.get("id")
+    else:
+        kind, made_by = getattr(created_by, "type", None), getattr(created_by, "id", None)
+    return kind == "SCHEDULE" and str(made_by) not in schedule_ids

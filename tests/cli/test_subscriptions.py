@@ -187,6 +187,82 @@ def test_subscribe_list_update_unsubscribe(
     assert "not subscribed" in err
 
 
+LATE = "https://www.youtube.com/playlist?list=PLsubscribeLateRun01"
+
+
+def _scheduled_runs(client: object, deployment_id: str) -> list:
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    return client.read_flow_runs(  # type: ignore[attr-defined]
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+        ),
+    )
+
+
+@pytest.mark.slow
+def test_runs_a_replaced_schedule_wrote_after_the_update_are_not_next_and_are_dropped(
+    prefect_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The scheduler's race, made to happen: its read of the `*/30` schedule comes before the
+    update, its write of that schedule's runs after it (tests/testbed/late_scheduler.py runs the
+    server's own two functions). The subscription's next run is still the new schedule's, and
+    the next update deletes the leftovers."""
+    from prefect.client.orchestration import get_client
+
+    from deployments.subscriptions import drop_stale_runs
+
+    created = _json(capsys, ["subscribe", LATE, "--cron", "*/30 * * * *", "-f", "json"])
+    try:
+        late = subprocess.Popen(
+            [sys.executable, "-m", "tests.testbed.late_scheduler", created["deployment_id"]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert late.stdin is not None and late.stdout is not None
+        read = late.stdout.readline().split()
+        assert read[0] == "read" and int(read[1]) >= 3, read
+        _json(
+            capsys,
+            ["subscribe", LATE, "--cron", "0 6 * * 1", "--timezone", "Europe/Paris", "-f", "json"],
+        )
+        late.stdin.write("\n")
+        late.stdin.flush()
+        wrote = late.stdout.readline().split()
+        assert late.wait(timeout=60) == 0
+        assert wrote == ["wrote", read[1]], "the replaced schedule's runs were not written"
+
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment(created["deployment_id"])
+            current = {str(s.id) for s in deployment.schedules}
+            made_by = [
+                str(r.created_by.id) for r in _scheduled_runs(client, created["deployment_id"])
+            ]
+            assert len([m for m in made_by if m not in current]) == int(read[1])
+
+            now = datetime.now(UTC)
+            mine = _listed_with_next_runs(capsys, {"sub-PLsubscribeLateRun01"})
+            next_run = datetime.fromisoformat(mine["sub-PLsubscribeLateRun01"]["next_run"])
+            assert next_run == _next(now, "Europe/Paris", 6, weekday=0)
+
+            assert drop_stale_runs(client, deployment) == int(read[1])
+            left = _scheduled_runs(client, created["deployment_id"])
+            assert left, "the new schedule's runs went too"
+            assert {str(r.created_by.id) for r in left} <= current
+    finally:
+        assert main(["unsubscribe", LATE]) == 0
+        capsys.readouterr()
+
+
 @pytest.mark.slow
 def test_subscriptions_json_from_the_console_script(prefect_server: str) -> None:
     """stdout carries only the JSON (Prefect's own output stays off it)."""
