@@ -169,3 +169,49 @@ def test_warm_up_leaves_every_url_pattern_compiled_and_ffmpegs_version_known() -
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "True"]  # what each forked run no longer does itself
+
+
+def _formats() -> list[dict]:
+    """A video's DASH offer: three video-only heights and one audio stream."""
+    stream = {"ext": "mp4", "protocol": "https"}
+    video = [
+        {**stream, "format_id": f"v{h}", "height": h, "width": h * 16 // 9, "vcodec": "avc1",
+         "acodec": "none", "tbr": h * 2.0, "url": f"http://127.0.0.1/{h}"}
+        for h in (360, 720, 1080)
+    ]  # fmt: skip
+    audio = {**stream, "format_id": "a", "vcodec": "none", "acodec": "mp4a", "abr": 128.0,
+             "ext": "m4a", "url": "http://127.0.0.1/a"}  # fmt: skip
+    return [*video, audio]
+
+
+def _best_height(sorter, formats: list[dict]) -> int:
+    video = [f for f in formats if f.get("height")]
+    return max(video, key=sorter.calculate_preference)["height"]
+
+
+def test_a_720p_sort_keeps_its_limit_while_a_best_sort_begins_beside_it() -> None:
+    """Two videos sorted at once in one process (the web app's 720p run and best run side by
+    side): the 720p one's sorter is made, the best one's is made, then the first sorts.
+
+    yt-dlp's FormatSorter keeps its per-field settings on the class: its 720p sort then picks
+    1080p (what CI caught as a 720p video archived at 1080p). Ours keeps its own."""
+    from yt_dlp.utils import FormatSorter
+
+    from ytarchive.downloader.ydl import own_settings_sorter
+
+    with (
+        ydl_class()({"quiet": True, "format_sort": ["res:720"]}) as at_720,
+        ydl_class()({"quiet": True}) as best,
+    ):
+        theirs = FormatSorter(at_720, [])
+        FormatSorter(best, [])
+        assert _best_height(theirs, _formats()) == 1080, "yt-dlp's sorter no longer shares it"
+
+        ours = own_settings_sorter()(at_720, [])
+        own_settings_sorter()(best, [])
+        assert _best_height(ours, _formats()) == 720
+        assert _best_height(own_settings_sorter()(best, []), _formats()) == 1080
+
+        info = {"id": "x", "formats": _formats()}
+        at_720.sort_formats(info)  # our YoutubeDL sorts with it, as yt-dlp would: best last
+        assert [f["format_id"] for f in info["formats"] if f.get("height")][-1] == "v720"

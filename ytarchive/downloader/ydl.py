@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import ssl
@@ -106,6 +107,28 @@ _PRINT_FLAGS = (
 
 
 @lru_cache(maxsize=1)
+def own_settings_sorter() -> type[Any]:
+    """yt-dlp's FormatSorter, each instance with its own copy of the per-field settings.
+
+    FormatSorter keeps those settings (the `res:720` limit of `--quality 720p` among them) in a
+    dict on the class, which every instance's evaluate_params updates in place. Two sorts at
+    once in one process (the web app or the Python API running a 720p and a best run side by
+    side) read each other's limits, and the 720p video was archived at 1080p. The copy is made
+    from the settings as this process first saw them; the sorting itself is yt-dlp's.
+    """
+    from yt_dlp.utils import FormatSorter
+
+    pristine = copy.deepcopy(FormatSorter.settings)
+
+    class OwnSettingsFormatSorter(FormatSorter):  # type: ignore[misc]
+        def __init__(self, ydl: Any, field_preference: Any) -> None:
+            self.settings = copy.deepcopy(pristine)
+            super().__init__(ydl, field_preference)
+
+    return OwnSettingsFormatSorter
+
+
+@lru_cache(maxsize=1)
 def ydl_class() -> type[Any]:
     """yt-dlp's YoutubeDL, doing once a process what it otherwise does for every instance.
 
@@ -117,12 +140,16 @@ def ydl_class() -> type[Any]:
       print at that stage (no --print, --print-to-file or --get-* option);
     - `fetched`, when set, is called once as post-processing begins: every stream, subtitle
       and thumbnail is fetched then, and what is left (the merge, the fix-ups, moving the
-      files) is local work, so the caller lets the next video's download begin.
+      files) is local work, so the caller lets the next video's download begin;
+    - each sort of the formats has its own FormatSorter settings (own_settings_sorter): two
+      videos sorted at once in one process at different qualities keep their own limits.
     Options, extraction, downloads, post-processing and output are yt-dlp's own, unchanged.
     """
     from yt_dlp import YoutubeDL
     from yt_dlp.extractor import gen_extractor_classes
     from yt_dlp.extractor.common import UnsupportedURLIE
+
+    sorter = own_settings_sorter()
 
     class ArchiveYoutubeDL(YoutubeDL):  # type: ignore[misc]
         fetched: Callable[[], None] | None = None
@@ -142,6 +169,12 @@ def ydl_class() -> type[Any]:
         def build_request_director(self, handlers: Iterable[Any], preferences: Any = None) -> Any:
             reusing = [_reusing_handler(handler) for handler in handlers]
             return super().build_request_director(reusing, preferences)
+
+        def sort_formats(self, info_dict: dict[str, Any]) -> None:
+            # YoutubeDL.sort_formats, with a sorter whose settings are its own (see above).
+            formats = self._get_formats(info_dict)
+            fields = info_dict.get("_format_sort_fields") or []
+            formats.sort(key=sorter(self, fields).calculate_preference)
 
         def post_process(self, filename: Any, info: Any, files_to_move: Any = None) -> Any:
             hook, self.fetched = self.fetched, None
