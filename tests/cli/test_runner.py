@@ -168,3 +168,24 @@ def test_a_watch_handed_to_the_runner_writes_each_line_to_a_log_as_it_comes(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     _wait_for_run(offset, "0")  # the watch ran as the runner's child
+
+
+def test_a_runner_started_for_a_home_whose_server_is_stopped_exits(tmp_path: Path) -> None:
+    """As after `server stop` while the runner a run started was still loading: it exits at
+    once instead of waiting out its idle hour, and takes no command."""
+    home = tmp_path / "prefect-home"
+    home.mkdir()
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "ytarchive.cli.runner"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert "no Prefect server of this home is running: not serving" in result.stderr
+    assert not (home / "ytarchive-server" / "runner.sock").exists()

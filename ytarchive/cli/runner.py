@@ -250,6 +250,12 @@ def serve() -> int:
         _log(f"not serving: {threading.active_count()} threads after loading (unsafe to fork)")
         return 1
     server_pid = _server_pid()
+    if server_pid is None or not pid_alive(server_pid):
+        # Started after a run, but the server stopped meanwhile (`server stop` while this
+        # loaded): there is no server of this home to follow, so nothing would ever end it
+        # but the idle hour.
+        _log("no Prefect server of this home is running: not serving")
+        return 0
     path = _socket_path()
     path.unlink(missing_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
