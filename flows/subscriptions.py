@@ -15,7 +15,7 @@ from ytarchive.errors import DownloadFailed, InputError
 from ytarchive.names import SYNC_FLOW
 from ytarchive.refs import parse_playlist_ref
 
-__all__ = ["sync_subscriptions_flow", "subscription_targets"]
+__all__ = ["made_by_a_replaced_schedule", "sync_subscriptions_flow", "subscription_targets"]
 
 DEFAULT_QUALITY = "best"
 
@@ -54,6 +54,12 @@ def sync_subscriptions_flow(
     Failed when any playlist's subflow failed (that subflow is the open recovery plan).
     """
     logger = get_run_logger()
+    if made_by_a_replaced_schedule():
+        logger.info(
+            "This run was made by a schedule its deployment no longer has (replaced by an "
+            "update just as the server's scheduler made it): nothing to sync."
+        )
+        return {"subscriptions": 0, "results": [], "skipped": "made by a replaced schedule"}
     settings = settings_with_api_key()
     targets = subscription_targets(urls, quality)
     logger.info("Syncing %d subscription(s) into %s", len(targets), settings.output_dir)
@@ -64,6 +70,27 @@ def sync_subscriptions_flow(
         names = ", ".join(r["url"] for r in failed)
         raise DownloadFailed(f"{len(failed)} of {len(rows)} subscription(s) failed: {names}")
     return {"subscriptions": len(rows), "results": rows}
+
+
+def made_by_a_replaced_schedule() -> bool:
+    """Whether this flow run is one a schedule its deployment no longer has made.
+
+    The server's scheduler can write a replaced schedule's runs just after the update that
+    deleted them (deployments.subscriptions.drop_stale_runs); `subscribe` deletes those it
+    finds, and one that slipped past it ends here, before it syncs with the old parameters."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import deployment, flow_run
+
+    from ytarchive.subscribed import made_by_a_schedule_not_in
+
+    if not deployment.id or not flow_run.id:
+        return False
+    with get_client(sync_client=True) as client:
+        created_by = client.read_flow_run(flow_run.id).created_by
+        if created_by is None or created_by.type != "SCHEDULE":
+            return False
+        schedules = client.read_deployment(deployment.id).schedules or []
+    return made_by_a_schedule_not_in(created_by, {str(s.id) for s in schedules})
 
 
 def _sync_one(url: str, quality: str, settings: Any, live: bool = False) -> dict[str, Any]:

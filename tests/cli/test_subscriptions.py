@@ -215,10 +215,13 @@ def test_runs_a_replaced_schedule_wrote_after_the_update_are_not_next_and_are_dr
     """The scheduler's race, made to happen: its read of the `*/30` schedule comes before the
     update, its write of that schedule's runs after it (tests/testbed/late_scheduler.py runs the
     server's own two functions). The subscription's next run is still the new schedule's, and
-    the next update deletes the leftovers."""
+    the sync flow of one whose time comes syncs nothing, and the next update deletes the rest."""
     from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
 
     from deployments.subscriptions import drop_stale_runs
+    from flows.subscriptions import sync_subscriptions_flow
 
     created = _json(capsys, ["subscribe", LATE, "--cron", "*/30 * * * *", "-f", "json"])
     try:
@@ -254,7 +257,26 @@ def test_runs_a_replaced_schedule_wrote_after_the_update_are_not_next_and_are_dr
             next_run = datetime.fromisoformat(mine["sub-PLsubscribeLateRun01"]["next_run"])
             assert next_run == _next(now, "Europe/Paris", 6, weekday=0)
 
-            assert drop_stale_runs(client, deployment) == int(read[1])
+            # One slips past every sweep and its time comes (moved to now, so the test need
+            # not wait for it): run as a worker runs it, it syncs nothing.
+            stale = next(
+                r
+                for r in _scheduled_runs(client, created["deployment_id"])
+                if str(r.created_by.id) not in current
+            )
+            client.set_flow_run_state(stale.id, Scheduled(scheduled_time=now), force=True)
+            state = run_flow(
+                sync_subscriptions_flow,
+                flow_run=client.read_flow_run(stale.id),
+                parameters=stale.parameters,
+                return_type="state",
+            )
+            assert state.is_completed(), state
+            summary = state.result()
+            assert summary["skipped"] == "made by a replaced schedule"
+            assert summary["subscriptions"] == 0 and summary["results"] == []
+
+            assert drop_stale_runs(client, deployment) == int(read[1]) - 1
             left = _scheduled_runs(client, created["deployment_id"])
             assert left, "the new schedule's runs went too"
             assert {str(r.created_by.id) for r in left} <= current
