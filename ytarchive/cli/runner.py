@@ -285,16 +285,14 @@ def serve() -> int:
     return 0
 
 
-def _keep_serving(
-    path: Path, inode: int, server_pid: int | None, children: set[int], last: float
-) -> bool:
+def _keep_serving(path: Path, inode: int, server_pid: int, children: set[int], last: float) -> bool:
     _reap(children)
     try:
         if path.stat().st_ino != inode:
             return False  # replaced by another runner
     except OSError:
         return False
-    if server_pid is not None and not pid_alive(server_pid):
+    if not pid_alive(server_pid):
         _log("the Prefect server stopped: exiting")
         return False
     return bool(children) or time.monotonic() - last < _IDLE_SECONDS
